@@ -1,0 +1,57 @@
+# kit: the two set-up commands (`make demo`, `make test`) and `make lab`.
+# Each creates .venv when missing and installs into it; nothing is assumed on the machine.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS := test,examples
+
+export PYTHONDONTWRITEBYTECODE :=
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL := WARNING
+export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+
+.PHONY: demo test lab install system-packages clean
+
+# Until `kit demo` lands (issue #7): the smallest real path, the quickstart validated by papermill.
+demo: $(STAMP)
+	@mkdir -p runs
+	$(PY) -c "import papermill; papermill.execute_notebook('notebooks/quickstart.ipynb', 'runs/quickstart.ipynb', cwd='notebooks', progress_bar=False)"
+	@echo "demo: notebooks/quickstart.ipynb ran clean under papermill; executed copy in runs/quickstart.ipynb"
+
+test: $(STAMP) system-packages
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv || true
+	if [ -x $(VENV)/bin/uv ]; then \
+		$(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode -e '.[$(EXTRAS)]'; \
+	else \
+		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'; \
+	fi
+	touch $@
+
+# The browser tests drive Debian's Chromium; the widget lays out with graphviz's dot when present.
+system-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
+		fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) runs .prefect .pytest_cache

@@ -1,0 +1,52 @@
+"""kit: Hamilton dataflows in notebook cells, promoted to Prefect flows.
+
+`%load_ext kit` registers the magics; `kit.workspace()` is the state they share.
+Prefect, papermill and the Jupyter server are imported only where they are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.errors import KitError
+from kit.workspace import Workspace, workspace
+
+__version__ = "0.1.0"
+__all__ = ["KitError", "Workspace", "workspace", "validate", "submit", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext kit`: register the magics and make the project's modules importable."""
+    from kit.magics import KitMagics
+
+    ws = workspace()
+    if ws.project is not None:
+        ws.project.put_root_on_sys_path()
+    ipython.register_magics(KitMagics)
+    ipython.set_custom_exc((KitError,), _show_kit_error)
+
+
+def _show_kit_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+    """Show a kit error as its message (under the user's own traceback, if any), not kit's frames."""
+    lines: list[str] = []
+    cause = value.__cause__
+    if cause is not None and not isinstance(cause, KitError):
+        user_frames = cause.__traceback__.tb_next if cause.__traceback__ else None  # below kit's exec
+        lines = shell.InteractiveTB.structured_traceback(type(cause), cause, user_frames)
+    lines = [*lines, f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, lines)
+    return lines
+
+
+def validate(*args: Any, **kwargs: Any) -> Any:
+    """Run notebooks under papermill and check their modules and flows (see kit.validate)."""
+    from kit.validate import validate as run_validation
+
+    return run_validation(*args, **kwargs)
+
+
+def submit(*args: Any, **kwargs: Any) -> Any:
+    """Validate a notebook, then run its flows on Prefect (see kit.submit)."""
+    from kit.submit import submit as run_submission
+
+    return run_submission(*args, **kwargs)

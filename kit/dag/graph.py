@@ -1,0 +1,175 @@
+"""A read-only view of a Hamilton graph: node facts, edges, upstream sets, missing inputs."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hamilton import node as hamilton_node
+
+from kit.errors import MissingInputsError, UnknownNodeError
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What kit knows of one node of the DAG."""
+
+    name: str
+    type: str
+    module: str | None
+    function: str | None
+    doc: str
+    tags: Mapping[str, Any]
+    is_input: bool
+    dependencies: tuple[str, ...]
+    optional: frozenset[str] = field(default_factory=frozenset)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+    source_line: int | None = None
+    python_type: Any = None
+
+
+def type_name(annotation: Any) -> str:
+    """A short, readable name for a type annotation (`pd.DataFrame` -> 'DataFrame')."""
+    if annotation is None or annotation is type(None):
+        return "None"
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    text = repr(annotation).replace("typing.", "")
+    for prefix in ("pandas.core.frame.", "pandas.core.series.", "numpy."):
+        text = text.replace(prefix, "")
+    return text
+
+
+def _source_location(fn: Any) -> tuple[str | None, int | None]:
+    try:
+        return inspect.getsourcefile(fn), inspect.getsourcelines(fn)[1]
+    except (OSError, TypeError):
+        return None, None
+
+
+class DagGraph:
+    """Nodes and edges of one built Hamilton graph, with the module each node came from."""
+
+    def __init__(self, nodes: Mapping[str, hamilton_node.Node], module_names: Mapping[str, str]) -> None:
+        """`module_names` maps a module's `__name__` to its workspace name."""
+        self._hamilton_nodes = dict(nodes)
+        self.nodes: dict[str, NodeInfo] = {
+            name: self._info(n, module_names) for name, n in self._hamilton_nodes.items()
+        }
+        self.consumers: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for info in self.nodes.values():
+            for dependency in info.dependencies:
+                self.consumers.setdefault(dependency, []).append(info.name)
+
+    @staticmethod
+    def _info(n: hamilton_node.Node, module_names: Mapping[str, str]) -> NodeInfo:
+        functions = n.originating_functions or ()
+        fn = functions[0] if functions else None
+        is_input = n.user_defined
+        module = None if is_input or fn is None else module_names.get(fn.__module__, fn.__module__)
+        source_file, source_line = _source_location(fn) if fn is not None and not is_input else (None, None)
+        optional = frozenset(
+            name
+            for name, (_, kind) in n.input_types.items()
+            if kind == hamilton_node.DependencyType.OPTIONAL
+        )
+        return NodeInfo(
+            name=n.name,
+            type=type_name(n.type),
+            module=module,
+            function=getattr(fn, "__name__", None) if not is_input else None,
+            doc=(n.documentation or "").strip(),
+            tags={k: v for k, v in n.tags.items() if not k.startswith("hamilton.")},
+            is_input=is_input,
+            dependencies=tuple(d.name for d in n.dependencies),
+            optional=optional,
+            defaults=dict(n.default_parameter_values),
+            source_file=source_file,
+            source_line=source_line,
+            python_type=n.type,
+        )
+
+    def hamilton_node(self, name: str) -> hamilton_node.Node:
+        return self._hamilton_nodes[name]
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """(dependency, consumer) pairs."""
+        return [(dep, info.name) for info in self.nodes.values() for dep in info.dependencies]
+
+    def check_known(self, names: Iterable[str]) -> None:
+        """Raise `UnknownNodeError`, with close names, for names the DAG does not have."""
+        unknown = [name for name in names if name not in self.nodes]
+        if unknown:
+            raise UnknownNodeError(
+                unknown,
+                {name: difflib.get_close_matches(name, self.nodes, n=3) for name in unknown},
+            )
+
+    def upstream(self, outputs: Iterable[str], stop_at: Iterable[str] = ()) -> set[str]:
+        """The outputs and every node they need, not looking past the nodes in `stop_at`."""
+        stop = set(stop_at)
+        seen: set[str] = set()
+        pending = list(outputs)
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name not in stop:
+                pending.extend(self.nodes[name].dependencies)
+        return seen
+
+    def required_inputs(self, outputs: Iterable[str], given: Iterable[str] = ()) -> dict[str, list[str]]:
+        """External inputs that `outputs` need and `given` lacks, each with the nodes needing it.
+
+        An input that every consumer takes as an optional parameter is not required.
+        """
+        given = set(given)
+        needed = self.upstream(outputs, stop_at=given)
+        missing: dict[str, list[str]] = {}
+        for name in sorted(needed):
+            info = self.nodes[name]
+            if not info.is_input or name in given:
+                continue
+            users = [c for c in self.consumers.get(name, []) if c in needed and c not in given]
+            if any(name not in self.nodes[user].optional for user in users):
+                missing[name] = sorted(users)
+        return missing
+
+    def check_inputs(self, outputs: Iterable[str], given: Iterable[str]) -> None:
+        missing = self.required_inputs(outputs, given)
+        if missing:
+            raise MissingInputsError(missing)
+
+    def sinks(self, module: str) -> list[str]:
+        """Nodes of `module` that no node of the same module consumes, in definition order."""
+        own = [name for name, info in self.nodes.items() if info.module == module]
+        return [name for name in own if not any(self.nodes[c].module == module for c in self.consumers[name])]
+
+    def topological_order(self, names: Iterable[str] | None = None) -> list[str]:
+        """`names` (default all) ordered so every node comes after its dependencies."""
+        wanted = set(self.nodes if names is None else names)
+        order: list[str] = []
+        done: set[str] = set()
+        for start in sorted(wanted):
+            stack = [(start, iter(self.nodes[start].dependencies))]
+            if start in done:
+                continue
+            done.add(start)
+            while stack:
+                name, deps = stack[-1]
+                for dep in deps:
+                    if dep in wanted and dep not in done:
+                        done.add(dep)
+                        stack.append((dep, iter(self.nodes[dep].dependencies)))
+                        break
+                else:
+                    stack.pop()
+                    order.append(name)
+        return order

@@ -1,0 +1,321 @@
+"""The Workspace: the cell modules, used modules and config of one kernel, and ONE driver over them."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import sys
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kit.cells import build_cell_module, check_module_name, ensure_package
+from kit.dag.graph import DagGraph, NodeInfo
+from kit.errors import CellError, DuplicateNodeError, GraphError, KitError
+from kit.project import Project, find_project
+
+if TYPE_CHECKING:
+    from hamilton import driver as hamilton_driver
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """One module of the workspace: a cell module (with its source and magic line) or a used one."""
+
+    name: str
+    module: types.ModuleType
+    source: str | None = None
+    magic_line: str | None = None
+    override: bool = False
+
+    @property
+    def is_cell(self) -> bool:
+        return self.source is not None
+
+
+class Workspace:
+    """The state every front end reads: modules in order, the Hamilton config, one lazy driver."""
+
+    def __init__(self, project: Project | None = None, notebook: str | None = None) -> None:
+        self._project = project
+        self.notebook = notebook
+        self._entries: dict[str, ModuleEntry] = {}
+        self._config: dict[str, Any] = {}
+        self._driver: hamilton_driver.Driver | None = None
+        self._graph: DagGraph | None = None
+        self._node_names: dict[tuple[int, str], list[str]] = {}
+        self._listeners: list[Callable[[Workspace], None]] = []
+        self._widget: Any = None
+        self.version = 0
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def project(self) -> Project | None:
+        if self._project is None:
+            self._project = find_project()
+        return self._project
+
+    @property
+    def modules_package(self) -> str:
+        return self.project.modules_package if self.project else "modules"
+
+    @property
+    def modules(self) -> dict[str, types.ModuleType]:
+        """Module name -> module, in the order they were added."""
+        return {name: entry.module for name, entry in self._entries.items()}
+
+    @property
+    def entries(self) -> dict[str, ModuleEntry]:
+        return dict(self._entries)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    @config.setter
+    def config(self, value: Mapping[str, Any]) -> None:
+        self._config = dict(value)
+        self._changed()
+
+    def update_config(self, values: Mapping[str, Any]) -> None:
+        """Merge `values` into the config (what `-c` on a cell does)."""
+        if values:
+            self._config.update(values)
+            self._changed()
+
+    def on_change(self, listener: Callable[[Workspace], None]) -> None:
+        """Call `listener(workspace)` after every change of modules or config."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        self._driver = None
+        self._graph = None
+        self.version += 1
+        for listener in list(self._listeners):
+            listener(self)
+
+    # -- adding and removing modules -----------------------------------------------------------
+
+    def add_cell(
+        self, name: str, source: str, *, magic_line: str | None = None, override: bool = False
+    ) -> types.ModuleType:
+        """Run a cell body as module NAME (replacing an earlier one of that name) and return it."""
+        package = self.modules_package
+        if name not in self._entries or not self._entries[name].is_cell:
+            check_module_name(name, modules_package=package)
+        self._prepare_package(package)
+        previous = self._entries.get(name)
+        module = build_cell_module(name, source, package=package)
+        entry = ModuleEntry(name, module, source=source, magic_line=magic_line, override=override)
+        try:
+            self._install(entry)
+        except KitError:
+            self._put_back(name, previous, module)
+            raise
+        return module
+
+    def use(self, module: types.ModuleType | str) -> types.ModuleType:
+        """Add an existing importable module (`modules.prepare_data`) next to the cell modules."""
+        if isinstance(module, str):
+            self._prepare_package(self.modules_package)
+            try:
+                module = importlib.import_module(module)
+            except ImportError as error:
+                raise KitError(
+                    f"cannot import module {module!r}: {error}",
+                    hint="check the dotted name; project modules live under "
+                    f"{self.modules_package}/ (e.g. {self.modules_package}.NAME)",
+                ) from None
+        name = module.__name__.rsplit(".", 1)[-1]
+        current = self._entries.get(name)
+        if current is not None and current.module is not module and current.module.__name__ != module.__name__:
+            raise KitError(
+                f"the workspace already has a module named {name!r} ({current.module.__name__})",
+                hint=f"remove it first with kit.workspace().remove({name!r})",
+            )
+        previous = self._entries.get(name)
+        try:
+            self._install(ModuleEntry(name, module))
+        except KitError:
+            self._put_back(name, previous, None)
+            raise
+        return module
+
+    def remove(self, name: str) -> None:
+        """Take module NAME out of the workspace."""
+        if name not in self._entries:
+            raise KitError(f"the workspace has no module {name!r}", hint=f"its modules are {list(self._entries)}")
+        del self._entries[name]
+        self._changed()
+
+    def _prepare_package(self, package: str) -> None:
+        if self.project is not None:
+            self.project.put_root_on_sys_path()
+        ensure_package(package)
+
+    def _install(self, entry: ModuleEntry) -> None:
+        self._entries[entry.name] = entry
+        self._check_duplicates()
+        self._changed()
+
+    def _put_back(self, name: str, previous: ModuleEntry | None, failed: types.ModuleType | None) -> None:
+        if previous is None:
+            self._entries.pop(name, None)
+        else:
+            self._entries[name] = previous
+        if failed is not None and previous is not None and previous.is_cell:
+            sys.modules[failed.__name__] = previous.module
+
+    # -- nodes and the driver ------------------------------------------------------------------
+
+    def _config_key(self) -> str:
+        return json.dumps(self._config, sort_keys=True, default=repr)
+
+    def node_names(self, name: str) -> list[str]:
+        """The nodes module NAME defines under the current config."""
+        from hamilton import graph_utils
+        from hamilton.function_modifiers import base as function_modifiers_base
+
+        entry = self._entries[name]
+        key = (id(entry.module), self._config_key())
+        if key not in self._node_names:
+            names = []
+            try:
+                for _, fn in graph_utils.find_functions(entry.module):
+                    for n in function_modifiers_base.resolve_nodes(fn, self._config):
+                        if n.name not in self._config:
+                            names.append(n.name)
+            except Exception as error:
+                raise CellError(
+                    f"Hamilton cannot build its nodes: {type(error).__name__}: {error}",
+                    module=name,
+                    hint="fix the decorators or config of that module",
+                ) from error
+            self._node_names[key] = names
+        return self._node_names[key]
+
+    def _check_duplicates(self) -> bool:
+        """Raise if two modules define one node, unless the later says override; True if any does."""
+        owner: dict[str, str] = {}
+        overridden = False
+        for name, entry in self._entries.items():
+            for node_name in self.node_names(name):
+                first = owner.get(node_name)
+                if first is not None and first != name:
+                    if not entry.override:
+                        raise DuplicateNodeError(node_name, (first, name))
+                    overridden = True
+                owner[node_name] = name
+        return overridden
+
+    def driver(self) -> hamilton_driver.Driver:
+        """One Hamilton driver over all modules and the config; rebuilt only after a change."""
+        if self._driver is None:
+            from hamilton import driver as hamilton_driver
+
+            overridden = self._check_duplicates()
+            builder = hamilton_driver.Builder().with_modules(*self.modules.values()).with_config(self._config)
+            if overridden:
+                builder = builder.allow_module_overrides()
+            try:
+                self._driver = builder.build()
+            except KitError:
+                raise
+            except Exception as error:
+                raise GraphError(
+                    f"Hamilton cannot build the DAG of modules {list(self._entries)}: {error}",
+                    modules=list(self._entries),
+                    hint="fix the types or names that disagree between those modules",
+                ) from error
+        return self._driver
+
+    def graph(self) -> DagGraph:
+        """The DAG as kit reads it (nodes with their modules, edges, lineage)."""
+        if self._graph is None:
+            module_names = {entry.module.__name__: name for name, entry in self._entries.items()}
+            self._graph = DagGraph(self.driver().graph.nodes, module_names)
+        return self._graph
+
+    def nodes(self) -> list[NodeInfo]:
+        return list(self.graph().nodes.values())
+
+    def execute(
+        self,
+        outputs: Iterable[str],
+        inputs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Compute `outputs`; a dict by node name."""
+        outputs = list(outputs)
+        inputs = dict(inputs or {})
+        overrides = dict(overrides or {})
+        graph = self.graph()
+        graph.check_known(outputs)
+        graph.check_inputs(outputs, given=[*inputs, *overrides, *self._config])
+        to_run = graph.upstream(outputs, stop_at=overrides)
+        for name in sorted(to_run - set(overrides)):
+            info = graph.nodes[name]
+            if not info.is_input and inspect.iscoroutinefunction(graph.hamilton_node(name).callable):
+                raise GraphError(
+                    f"node {name!r} of module {info.module!r} is an async function; "
+                    "kit executes with Hamilton's synchronous driver",
+                    modules=[info.module] if info.module else [],
+                    hint="make it a plain def, or run it with hamilton.async_driver yourself",
+                )
+        return self.driver().execute(outputs, inputs=inputs, overrides=overrides)
+
+    # -- front ends built on the workspace ----------------------------------------------------
+
+    def export(self, names: Iterable[str] | None = None, *, force: bool = False) -> list[Path]:
+        """Write modules/NAME.py for the named cell modules (all when None)."""
+        from kit.export import export_workspace
+
+        return export_workspace(self, names, force=force)
+
+    def promote(self, flow: str, outputs: Iterable[str], tasks: Any = "by-module", **options: Any) -> Path:
+        """Write flows/FLOW.py computing `outputs`, split into Prefect tasks by `tasks`."""
+        from kit.promote import promote_workspace
+
+        return promote_workspace(self, flow, list(outputs), tasks=tasks, **options)
+
+    def widget(self) -> Any:
+        """The one DAG widget of this workspace (created on first use)."""
+        if self._widget is None:
+            from kit.widget import DagWidget
+
+            self._widget = DagWidget(self)
+        return self._widget
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget()._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<kit.Workspace modules={list(self._entries)} config={self._config}>"
+
+
+_current: Workspace | None = None
+
+
+def workspace() -> Workspace:
+    """The workspace of this kernel (created on first use)."""
+    global _current
+    if _current is None:
+        _current = Workspace(notebook=notebook_from_environment())
+    return _current
+
+
+def reset_workspace() -> Workspace:
+    """Start a fresh workspace (tests, `%reset`-like flows)."""
+    global _current
+    _current = None
+    return workspace()
+
+
+def notebook_from_environment() -> str | None:
+    """The notebook this kernel runs, as Jupyter Server (or `kit validate`) tells it."""
+    return os.environ.get("JPY_SESSION_NAME") or None
