@@ -138,7 +138,7 @@ class KitMagics(Magics):
     @line_magic
     def hamilton_promote(self, line: str) -> None:
         """%hamilton_promote FLOW --outputs OUT ... [--tasks STRATEGY] [options]: write flows/FLOW.py."""
-        from kit.promote import add_promote_arguments, promote_options
+        from kit.promote.options import add_promote_arguments, promote_options
 
         parser = _Parser(prog="%hamilton_promote", add_help=False)
         parser.add_argument("flow")
