@@ -70,7 +70,7 @@ class DuplicateNodeError(KitError):
         super().__init__(
             f"node {node!r} is defined by module {first!r} and again by module {later!r}",
             hint=f"rename one of them, or run the cell of {later!r} with --override "
-            f"to let it replace {first!r}'s node",
+            f"to let it replace the node of {first!r}",
         )
 
 

@@ -55,7 +55,7 @@ def write_project(root: Path) -> Path:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh kit project as working directory, with the workspace and `modules.*` reset."""
     import kit.project
-    import kit.workspace
+    from kit.workspace import reset_workspace
 
     root = write_project(tmp_path / "project")
     monkeypatch.chdir(root)
@@ -63,11 +63,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(sys, "path", list(sys.path))
     forget_project_modules()
     kit.project._find_cached.cache_clear()
-    kit.workspace.reset_workspace()
+    reset_workspace()
     yield root
     forget_project_modules()
     kit.project._find_cached.cache_clear()
-    kit.workspace.reset_workspace()
+    reset_workspace()
 
 
 @pytest.fixture
