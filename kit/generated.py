@@ -113,14 +113,16 @@ def state_of(path: Path, wanted: str) -> FileState:
     if text == wanted:
         return FileState.CURRENT
     parsed = parse(text)
+    wanted_parsed = parse(wanted)
+    body = text if parsed is None else parsed[1]
+    if wanted_parsed is not None and normalise_body(body) == wanted_parsed[1]:
+        # the body kit would write is already there (an edit carried into the notebook with
+        # %hamilton_load, or a hand-written module loaded and exported): rewriting loses nothing
+        return FileState.HEADER_ONLY
     if parsed is None:
         return FileState.FOREIGN
-    header, body = parsed
-    if digest(body) != header.digest:
+    if digest(body) != parsed[0].digest:
         return FileState.HAND_EDITED
-    wanted_parsed = parse(wanted)
-    if wanted_parsed is not None and wanted_parsed[1] == body:
-        return FileState.HEADER_ONLY
     return FileState.STALE
 
 
@@ -152,9 +154,28 @@ def check_writable(path: Path, wanted: str, *, force: bool = False) -> FileState
     )
 
 
+def validating() -> bool:
+    """True in a kernel that `kit validate` (or the pytest plugin) runs: it writes no generated file."""
+    return os.environ.get("KIT_VALIDATE") == "1"
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, renamed into place, under a file lock."""
+    """Write through a temporary file in the same folder, renamed into place, under a file lock.
+
+    Under validation (KIT_VALIDATE=1) it writes nothing: identical text is a no-op, other text an error.
+    """
     from filelock import FileLock
+
+    if validating():
+        if path.is_file() and path.read_text() == text:
+            return
+        raise GeneratedFileError(
+            f"{path} differs from what the notebook derives, and a validation run writes no generated file",
+            path=path,
+            state=state_of(path, text),
+            diff=unified_diff(path, text),
+            hint="run `kit export` (and commit the result), then validate again",
+        )
 
     folder = path.parent
     if folder.exists() and not folder.is_dir():
