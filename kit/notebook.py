@@ -1,0 +1,350 @@
+"""Read a notebook file without a kernel: its `%%hamilton` cells, its kit magic lines, its parameters.
+
+A cell is read as IPython reads it (IPython's own input transformer turns magics into
+`get_ipython().run_*_magic(...)` calls), so a magic inside a string or a docstring is not
+mistaken for one, and `workspace_from_notebook` builds the Workspace a kernel running the
+notebook top to bottom would hold.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.config import parse_config
+from kit.errors import CellError, ConfigError, KitError
+from kit.project import require_project
+from kit.workspace import Workspace
+
+CELL_MAGIC = "hamilton"
+LINE_MAGICS = ("hamilton_use", "hamilton_config", "hamilton_promote")
+
+
+class NotebookError(KitError):
+    """A notebook kit cannot read or build, located by notebook, cell index (0-based) and line."""
+
+    def __init__(
+        self,
+        notebook: str,
+        message: str,
+        *,
+        cell_index: int | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.line = line
+        where = notebook
+        if cell_index is not None:
+            where += f", cell {cell_index}"
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {message}", hint=hint)
+
+
+@dataclass(frozen=True)
+class HamiltonCell:
+    """A `%%hamilton NAME ...` cell: where it is, its magic line as written, its body."""
+
+    index: int  # cell index in the notebook, 0-based (as papermill counts)
+    line: int  # line of the `%%hamilton` line within the cell, 1-based
+    magic_line: str
+    name: str
+    config: tuple[str, ...]  # the texts of its -c options
+    override: bool
+    body: str
+
+
+@dataclass(frozen=True)
+class MagicLine:
+    """A `%hamilton_use`, `%hamilton_config` or `%hamilton_promote` line at the top level of a cell."""
+
+    index: int
+    line: int
+    magic: str
+    argument: str
+
+    @property
+    def text(self) -> str:
+        """The line as a magic writes it in a file header (`%hamilton_promote FLOW --outputs ...`)."""
+        return f"%{self.magic} {self.argument.strip()}".rstrip()
+
+
+Step = HamiltonCell | MagicLine
+
+
+@dataclass(frozen=True)
+class NotebookSource:
+    """What kit reads from a notebook file, in notebook order."""
+
+    path: Path
+    steps: tuple[Step, ...]
+    parameters: dict[str, Any]  # literals of the `parameters` cell as written
+
+    @property
+    def name(self) -> str:
+        """The notebook as error messages name it."""
+        return display_path(self.path)
+
+    @property
+    def cells(self) -> list[HamiltonCell]:
+        return [step for step in self.steps if isinstance(step, HamiltonCell)]
+
+    def lines(self, magic: str) -> list[MagicLine]:
+        """The lines of one line magic (`hamilton_promote`, ...), in order."""
+        return [step for step in self.steps if isinstance(step, MagicLine) and step.magic == magic]
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it, else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _load(path: Path) -> Any:
+    """The notebook node of a JSON, nbformat 4 file; a NotebookError otherwise."""
+    import nbformat
+
+    name = display_path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise NotebookError(name, "no such notebook", hint="check the path") from None
+    except UnicodeDecodeError as error:
+        raise NotebookError(name, f"is not a text file ({error.reason})", hint="name an .ipynb notebook") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotebookError(
+            name,
+            f"is not JSON (line {error.lineno}, column {error.colno}: {error.msg})",
+            hint="a notebook is a JSON file; restore it from version control or save it again in JupyterLab",
+        ) from None
+    version = data.get("nbformat") if isinstance(data, dict) else None
+    if version != 4:
+        raise NotebookError(
+            name,
+            f"is nbformat {version}, not nbformat 4" if version else "is JSON but not a notebook (no nbformat key)",
+            hint="open and save it in JupyterLab, or run `jupyter nbconvert --to notebook --nbformat 4` on it",
+        )
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat's validation and reader errors share no useful base
+        raise NotebookError(
+            name, f"is not a valid nbformat 4 notebook: {error}".splitlines()[0], hint="save it again in JupyterLab"
+        ) from None
+    return notebook
+
+
+def _magic_call(node: ast.AST) -> tuple[str, list[str]] | None:
+    """`get_ipython().run_line_magic('NAME', 'ARG')` (or run_cell_magic) as (NAME, [ARG, BODY])."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    target = node.func.value
+    if node.func.attr not in ("run_line_magic", "run_cell_magic") or not (
+        isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == "get_ipython"
+    ):
+        return None
+    values = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    if len(values) != len(node.args) or not values:
+        return None
+    return values[0], values[1:]
+
+
+def _leading_blank_lines(source: str) -> int:
+    count = 0
+    for line in source.splitlines():
+        if line.strip():
+            break
+        count += 1
+    return count
+
+
+def _cell_steps(notebook: str, index: int, source: str) -> list[Step]:
+    """The kit steps of one code cell."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from kit.magics import MagicUsageError, _cell_parser, _parse
+
+    offset = _leading_blank_lines(source)
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError as error:
+        if "%hamilton" not in source:
+            return []  # not kit's cell; the kernel will say what is wrong with it
+        raise NotebookError(
+            notebook,
+            f"cannot be read: {error.msg}",
+            cell_index=index,
+            line=(error.lineno or 0) + offset or None,
+            hint="fix the cell so that it runs",
+        ) from None
+    top_level = {id(statement.value) for statement in tree.body if isinstance(statement, ast.Expr)}
+    steps: list[Step] = []
+    for node in ast.walk(tree):
+        call = _magic_call(node)
+        if call is None or call[0] not in (CELL_MAGIC, *LINE_MAGICS):
+            continue
+        magic, arguments = call
+        line = node.lineno + offset  # type: ignore[attr-defined]
+        if id(node) not in top_level:
+            raise NotebookError(
+                notebook,
+                f"%{magic} inside a block or an expression: only a kernel can tell whether it runs",
+                cell_index=index,
+                line=line,
+                hint=f"put %{magic} on a line of its own at the top level of the cell",
+            )
+        if magic != CELL_MAGIC:
+            steps.append(MagicLine(index, line, magic, arguments[0]))
+            continue
+        line_text, body = arguments
+        try:
+            options = _parse(_cell_parser(), line_text)
+        except MagicUsageError as error:
+            raise NotebookError(notebook, error.message, cell_index=index, line=line, hint=error.hint) from None
+        if not options.name:
+            raise NotebookError(
+                notebook,
+                "the %%hamilton cell has no module name",
+                cell_index=index,
+                line=line,
+                hint="write %%hamilton NAME on the first line of the cell",
+            )
+        steps.append(
+            HamiltonCell(
+                index=index,
+                line=line,
+                magic_line=f"%%hamilton {line_text.strip()}",
+                name=options.name,
+                config=tuple(options.config),
+                override=options.override,
+                body=body,
+            )
+        )
+    return sorted(steps, key=lambda step: step.line)
+
+
+def _literals(source: str) -> dict[str, Any]:
+    """The names a cell assigns to Python literals at its top level (`n = 3`, `kind: str = "a"`)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return {}
+    values: dict[str, Any] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                values[target.id] = literal
+    return values
+
+
+def _parameters_cell(notebook: Any) -> Any | None:
+    """The first cell tagged `parameters` (as papermill finds it), or None."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell
+    return None
+
+
+def read_notebook(path: Path) -> NotebookSource:
+    """The `%%hamilton` cells, kit magic lines and parameter literals of a notebook file."""
+    notebook = _load(path)
+    name = display_path(path)
+    steps: list[Step] = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            steps.extend(_cell_steps(name, index, cell.source))
+    seen: dict[str, HamiltonCell] = {}
+    for cell in (step for step in steps if isinstance(step, HamiltonCell)):
+        first = seen.setdefault(cell.name, cell)
+        if first is not cell:
+            raise NotebookError(
+                name,
+                f"cells {first.index} and {cell.index} both define module {cell.name!r}",
+                cell_index=cell.index,
+                line=cell.line,
+                hint="give each %%hamilton cell its own module name, or merge the two cells",
+            )
+    parameters_cell = _parameters_cell(notebook)
+    parameters = _literals(parameters_cell.source) if parameters_cell is not None else {}
+    return NotebookSource(path=path, steps=tuple(steps), parameters=parameters)
+
+
+def parameter_literals(path: Path) -> dict[str, Any]:
+    """The literals of the notebook's `parameters` cell as written (never papermill's injected values)."""
+    parameters_cell = _parameters_cell(_load(path))
+    return _literals(parameters_cell.source) if parameters_cell is not None else {}
+
+
+@contextmanager
+def located(source: NotebookSource, step: Step) -> Iterator[None]:
+    """Re-raise a kit error raised while applying `step` as a NotebookError that names its cell."""
+    try:
+        yield
+    except NotebookError:
+        raise
+    except CellError as error:
+        # the cell error names the module and the line in it; add where the cell is
+        raise NotebookError(source.name, error.message, cell_index=step.index, hint=error.hint) from error
+    except ConfigError as error:
+        raise NotebookError(
+            source.name,
+            error.message,
+            cell_index=step.index,
+            line=step.line,
+            hint="without a kernel, kit takes $name and config variables from the literals of the "
+            "notebook's parameters cell: assign it a literal there",
+        ) from error
+    except KitError as error:
+        raise NotebookError(source.name, error.message, cell_index=step.index, line=step.line, hint=error.hint) from error
+
+
+def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
+    """Do to `ws` what running the step in a kernel does (a promote line changes no workspace)."""
+    if isinstance(step, HamiltonCell):
+        config: dict[str, Any] = {}
+        for text in step.config:
+            config.update(parse_config(text, parameters))
+        ws.update_config(config)
+        ws.add_cell(step.name, step.body, magic_line=step.magic_line, override=step.override)
+    elif step.magic == "hamilton_config":
+        ws.config = parse_config(step.argument, parameters)
+    elif step.magic == "hamilton_use":
+        names = shlex.split(step.argument)
+        if not names:
+            raise KitError("%hamilton_use names no module", hint="write %hamilton_use MODULE ...")
+        for name in names:
+            ws.use(name)
+
+
+def workspace_from_notebook(path: Path) -> Workspace:
+    """The Workspace a kernel running the notebook would hold, built without a kernel."""
+    source = read_notebook(path)
+    ws = Workspace(project=require_project(path.resolve().parent), notebook=str(path.resolve()))
+    for step in source.steps:
+        with located(source, step):
+            apply_step(ws, step, source.parameters)
+    return ws
