@@ -117,3 +117,21 @@ class GraphError(KitError):
     def __init__(self, message: str, *, modules: Iterable[str] = (), hint: str | None = None) -> None:
         self.modules = list(modules)
         super().__init__(message, hint=hint)
+
+
+class PromoteError(KitError):
+    """A promote that kit refuses before writing anything: names, outputs or a task split."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        flow: str | None = None,
+        nodes: Iterable[str] = (),
+        tasks: Iterable[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.flow = flow
+        self.nodes = list(nodes)
+        self.tasks = list(tasks)
+        super().__init__(message, hint=hint)
