@@ -1,0 +1,171 @@
+"""`kit dag NOTEBOOK --out FILE.html|FILE.svg`: the widget's view without a kernel.
+
+The HTML page inlines the widget's own dag.js and dag.css and the payload, so it works offline
+and shows the same view (search, hover, pan and zoom, selection with its upstream). The SVG is
+a static picture of the same layout, drawn here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kit.dag.payload import INPUTS, dag_payload
+from kit.errors import KitError
+
+WIDGET_FILES = Path(__file__).resolve().parent.parent / "widget"
+LEGEND_ROW = 20.0
+
+
+def _attrs(**values: Any) -> str:
+    return " ".join(f'{key.rstrip("_").replace("_", "-")}="{html.escape(str(value), quote=True)}"' for key, value in values.items())
+
+
+def _tooltip(node: Mapping[str, Any]) -> str:
+    lines = [node["name"]]
+    for label, key in (("type", "type"), ("module", "module"), ("defined in", "source")):
+        if node.get(key):
+            lines.append(f"{label}: {node[key]}")
+    for variant in node.get("variants", []):
+        lines.append(f"{'chosen' if variant['chosen'] else 'other'}: {variant['function']} {variant['when']}")
+    for key, value in node.get("tags", {}).items():
+        lines.append(f"tag {key}: {value}")
+    if node.get("doc"):
+        lines.append(node["doc"])
+    return "\n".join(lines)
+
+
+def _node_svg(node: Mapping[str, Any]) -> str:
+    x, y, width, height = node["x"] - node["w"] / 2, node["y"] - node["h"] / 2, node["w"], node["h"]
+    kind = node["kind"]
+    colour = node.get("color", "#9aa0a6")
+    rect = {"width": width, "height": height, "rx": height / 2 if kind in ("input", "config") else 6}
+    if kind == "input":
+        rect.update(fill="#ffffff", stroke="#6e7781", stroke_dasharray="4 3", stroke_width=1.4)
+    elif kind == "config":
+        rect.update(fill="#eaeef2", stroke="#6e7781", stroke_dasharray="1 2", stroke_width=1.4)
+    else:
+        opacity = 0.35 if kind == "module" else 0.16
+        stroke = 3.0 if kind == "task" else 2.5 if kind == "module" else 2.2 if len(node.get("variants", [])) > 1 else 1.4
+        rect.update(fill=colour, fill_opacity=opacity, stroke=colour, stroke_width=stroke)
+    return (
+        f'<g class="kit-node kit-kind-{kind}" {_attrs(transform=f"translate({x:.1f},{y:.1f})")}>'
+        f"<title>{html.escape(_tooltip(node))}</title>"
+        f"<rect {_attrs(**rect)}/>"
+        f'<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill="#1f2328")}>{html.escape(node["name"])}</text>'
+        f'<text {_attrs(x=width / 2, y=height / 2 + 11, font_size=10, fill="#59636e")}>{html.escape(node["sub"])}</text>'
+        "</g>"
+    )
+
+
+def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[str, float]:
+    """Legend entries in rows under the graph; returns the SVG and the height it takes."""
+    entries = [(m["color"], "box", f"{m['name']} ({m['count']}{', collapsed' if m['collapsed'] else ''})") for m in payload.get("modules", [])]
+    if payload.get("modules"):
+        entries += [("#6e7781", "input", "external input"), ("#6e7781", "config", "from the config")]
+    parts, x, y = [], 12.0, top + 14
+    for colour, kind, text in entries:
+        size = 26 + len(text) * 6.6
+        if x + size > max(width, 200) and x > 12:
+            x, y = 12.0, y + LEGEND_ROW
+        swatch = {"x": x, "y": y - 9, "width": 16, "height": 10, "rx": 2, "stroke": colour, "stroke_width": 1.5}
+        if kind == "box":
+            swatch.update(fill=colour, fill_opacity=0.35)
+        else:
+            swatch.update(fill="#ffffff" if kind == "input" else "#eaeef2", stroke_dasharray="3 2" if kind == "input" else "1 2", rx=5)
+        parts.append(f"<rect {_attrs(**swatch)}/>")
+        parts.append(f'<text {_attrs(x=x + 22, y=y, font_size=11, fill="#1f2328")}>{html.escape(text)}</text>')
+        x += size
+    return "".join(parts), (y - top + 10 if entries else 0.0)
+
+
+def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -> str:
+    """A static SVG of a laid-out payload (the DAG, or the task graph of a promotion preview)."""
+    width, height = float(payload.get("width") or 0), float(payload.get("height") or 0)
+    if not payload.get("nodes"):
+        width, height = 360.0, 40.0
+        body = f'<text {_attrs(x=12, y=24, font_size=12, fill="#59636e")}>no nodes: the notebook has no %%hamilton cells</text>'
+        legend, legend_height = "", 0.0
+    else:
+        parts = []
+        for group in payload.get("groups", []):
+            colour = group["color"]
+            rect = {"x": group["x"], "y": group["y"], "width": group["w"], "height": group["h"], "rx": 8}
+            if group["name"] == INPUTS:
+                rect.update(fill="#8c959f", fill_opacity=0.05, stroke="#8c959f", stroke_dasharray="4 3")
+            else:
+                rect.update(fill=colour, fill_opacity=0.06, stroke=colour, stroke_opacity=0.55)
+            label = {"x": group["x"] + 8, "y": group["y"] + 14, "font_size": 11, "text_anchor": "start",
+                     "fill": colour if group["name"] != INPUTS else "#59636e"}
+            parts.append(f"<g><rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>")
+        for edge in payload.get("edges", []):
+            parts.append(f'<path {_attrs(d=edge["path"], fill="none", stroke="#8c959f", stroke_width=1.2, marker_end="url(#kit-arrow)")}/>')
+        parts.extend(_node_svg(node) for node in payload["nodes"])
+        body = "".join(parts)
+        legend, legend_height = _legend_svg(payload, height, width)
+    total_height = height + legend_height
+    size = {"width": width, "height": total_height}
+    if max_width is not None and width > max_width:
+        size = {"width": max_width, "height": round(total_height * max_width / width, 1)}
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(viewBox=f"0 0 {width} {total_height}", **size)} '
+        'font-family="DejaVu Sans Mono, monospace" text-anchor="start">'
+        '<defs><marker id="kit-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
+        '<path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>'
+        f'<rect {_attrs(width=width, height=total_height, fill="#ffffff")}/>'
+        f'<g text-anchor="middle">{body}</g><g>{legend}</g></svg>\n'
+    )
+
+
+def html_page(payload: Mapping[str, Any], title: str) -> str:
+    """A self-contained page: the widget's JS and CSS inlined, the payload as JSON, no network."""
+    script = (WIDGET_FILES / "dag.js").read_text()
+    style = (WIDGET_FILES / "dag.css").read_text()
+    data = json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ margin: 16px 24px; font-family: "DejaVu Sans", system-ui, sans-serif; color: #1f2328; }}
+h1 {{ font-size: 16px; font-weight: 600; margin: 0 0 8px; }}
+.kit-canvas {{ height: calc(100vh - 110px); }}
+{style}
+</style>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+<div id="kit-dag"></div>
+<script type="application/json" id="kit-dag-data">{data}</script>
+<script type="module">
+{script}
+standalone(document.getElementById("kit-dag"), {{ graph: JSON.parse(document.getElementById("kit-dag-data").textContent) }});
+</script>
+</body>
+</html>
+"""
+
+
+def dag_command(args: argparse.Namespace) -> int:
+    """`kit dag NOTEBOOK --out FILE.html|FILE.svg`."""
+    from kit.notebook import workspace_from_notebook
+
+    notebook = Path(args.notebook)
+    out = Path(args.out)
+    if out.suffix not in (".html", ".svg"):
+        raise KitError(f"cannot write a DAG to {out}: unknown kind of file", hint="name the output FILE.html or FILE.svg")
+    payload = dag_payload(workspace_from_notebook(notebook))
+    if out.suffix == ".html":
+        text = html_page(payload, f"DAG of {notebook.name}")
+    else:
+        text = svg_picture(payload)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    count = len(payload["nodes"])
+    print(f"wrote {out} ({count} node{'s' if count != 1 else ''}, layout: {payload['engine']})")
+    return 0

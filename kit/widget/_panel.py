@@ -1,0 +1,273 @@
+"""The panel beside the DAG: the selection, what will run, and the Run, Promote and Submit buttons.
+
+Plain ipywidgets. A button's `on_click` handler that raises only reaches JupyterLab's log
+console, so every handler here shows its error in the panel instead (see `_shown_in`).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from kit.errors import KitError
+
+if TYPE_CHECKING:
+    from kit.widget import DagWidget
+
+STRATEGIES = ("single", "by-module", "per-output", "by-tag")
+LOG_LINES = 400  # lines of `kit submit` output the panel keeps
+
+
+def _code(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def _names(names: list[str], limit: int = 30) -> str:
+    shown = ", ".join(_code(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _error_html(text: str) -> str:
+    return f'<pre class="kit-panel-error" style="white-space:pre-wrap;color:#82071e;background:#ffebe9;padding:6px;border-radius:4px;margin:4px 0">{html.escape(text)}</pre>'
+
+
+def _shown_in(place: Callable[[Panel], w.HTML]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Run a handler; put any exception it raises into the panel's HTML `place` rather than the log."""
+
+    def decorate(handler: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(handler)
+        def guarded(self: Panel, *args: Any) -> None:
+            from kit.widget import describe_error
+
+            target = place(self)
+            target.value = ""
+            try:
+                handler(self, *args)
+            except Exception as error:  # noqa: BLE001 - the panel is where the user looks
+                target.value = _error_html(describe_error(error))
+
+        return guarded
+
+    return decorate
+
+
+class Panel:
+    """The ipywidgets of one DagWidget; `box` is what is displayed beside the graph."""
+
+    def __init__(self, widget: DagWidget) -> None:
+        self.widget = widget
+        self.selection = w.HTML()
+        self.will_run = w.HTML()
+
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play", tooltip="Execute the selected outputs in this kernel")
+        self.run_error = w.HTML()
+        self.results = w.Output()
+        run_tab = w.VBox([self.run_button, self.run_error, self.results])
+
+        self.flow_name = w.Text(placeholder="flow name, e.g. train_model", description="Flow", layout=w.Layout(width="auto"))
+        self.strategy = w.Dropdown(options=STRATEGIES, value="by-module", description="Tasks", layout=w.Layout(width="auto"))
+        self.promote_button = w.Button(description="Promote to flow", button_style="success", icon="upload", tooltip="Write flows/FLOW.py for the selected outputs")
+        self.promote_error = w.HTML()
+        self.promote_result = w.HTML()
+        self.task_graph = w.HTML()
+        promote_tab = w.VBox([self.flow_name, self.strategy, self.task_graph, self.promote_button, self.promote_error, self.promote_result])
+
+        self.submit_button = w.Button(description="Submit", button_style="warning", icon="paper-plane", tooltip="kit submit on this notebook as saved")
+        self.submit_note = w.HTML("<small>Runs <code>kit submit</code> on the notebook file as saved: save it first.</small>")
+        self.submit_status = w.HTML()
+        self.submit_error = w.HTML()
+        self.submit_log = w.HTML()
+        submit_tab = w.VBox([self.submit_note, self.submit_button, self.submit_status, self.submit_error, self.submit_log])
+
+        self.tabs = w.Tab(children=[run_tab, promote_tab, submit_tab])
+        self.tabs.titles = ("Run", "Promote", "Submit")
+        self.box = w.VBox(
+            [w.HTML("<b>Selection</b>"), self.selection, self.will_run, self.tabs],
+            layout=w.Layout(width="340px", min_width="340px", padding="0 0 0 8px"),
+        )
+        self.box.add_class("kit-panel")
+
+        self.run_button.on_click(lambda _: self.run())
+        self.promote_button.on_click(lambda _: self.promote())
+        self.submit_button.on_click(lambda _: self.submit())
+        widget.observe(lambda _: self.update(), names=["selected", "graph"])
+        self.strategy.observe(lambda _: self.preview(), names="value")
+        self.tabs.observe(lambda _: self.preview(), names="selected_index")
+        self._submitting: threading.Thread | None = None
+        self.update()
+
+    # -- what the selection means -------------------------------------------------------------
+
+    def update(self) -> None:
+        """Show the selection and what running it takes; refresh the task preview."""
+        selected = list(self.widget.selected)
+        if not selected:
+            self.selection.value = "<i>Click nodes in the graph to select outputs.</i>"
+            self.will_run.value = ""
+        else:
+            self.selection.value = _names(selected)
+            self._describe_run()
+        self.preview()
+
+    @_shown_in(lambda panel: panel.run_error)
+    def _describe_run(self) -> None:
+        self.will_run.value = ""
+        ws = self.widget.workspace
+        steps = self.widget.will_run()
+        text = f"<b>Will run</b> {len(steps)} node{'s' if len(steps) != 1 else ''}: {_names(steps)}"
+        missing = ws.graph().required_inputs(self.widget.selected, given=ws.config)
+        if missing:
+            have = _user_namespace()
+            text += "<br><b>Inputs</b> " + ", ".join(
+                _code(name) + (" (from the notebook)" if name in have else " <b>(missing)</b>") for name in missing
+            )
+        self.will_run.value = text
+
+    # -- Run ------------------------------------------------------------------------------------
+
+    @_shown_in(lambda panel: panel.run_error)
+    def run(self) -> None:
+        """Execute the selection, with missing inputs taken from notebook variables; show the results."""
+        ws = self.widget.workspace
+        outputs = list(self.widget.selected)
+        if not outputs:
+            raise KitError("nothing is selected", hint="click the nodes to compute in the graph, then Run")
+        self.results.clear_output()
+        namespace = _user_namespace()
+        needed = ws.graph().required_inputs(outputs, given=ws.config)
+        inputs = {name: namespace[name] for name in needed if name in namespace}
+        started = time.perf_counter()
+        results = ws.execute(outputs, inputs=inputs)
+        seconds = time.perf_counter() - started
+        self.widget.results = results
+        self.results.append_display_data(w.HTML(f"<small>ran in {seconds:.2f} s; also in <code>widget.results</code></small>"))
+        for name in outputs:
+            self.results.append_display_data(w.HTML(f"<b>{html.escape(name)}</b>"))
+            self.results.append_display_data(results[name])
+
+    # -- Promote --------------------------------------------------------------------------------
+
+    @_shown_in(lambda panel: panel.promote_error)
+    def preview(self) -> None:
+        """While the Promote tab is open, colour the nodes by the task that would run them."""
+        selected = list(self.widget.selected)
+        if self.tabs.selected_index != 1 or not selected:
+            self.widget.plan = {}
+            self.task_graph.value = ""
+            return
+        from kit.dag.page import svg_picture
+        from kit.dag.payload import plan_payload
+        from kit.promote.plan import make_plan
+
+        self.widget.plan = {}
+        self.task_graph.value = ""
+        plan = plan_payload(make_plan(self.widget.workspace.graph(), selected, self.strategy.value))
+        self.widget.plan = {"task_of": plan["task_of"], "tasks": plan["tasks"]}
+        count = len(plan["tasks"])
+        self.task_graph.value = (
+            f"<b>{count} task{'s' if count != 1 else ''}</b>"
+            f'<div style="max-height:260px;overflow:auto">{svg_picture(plan["graph"], max_width=320)}</div>'
+        )
+
+    @_shown_in(lambda panel: panel.promote_error)
+    def promote(self) -> None:
+        """Write flows/FLOW.py for the selection; show its path and the equivalent magic line."""
+        from kit.promote import promote_line
+
+        flow = self.flow_name.value.strip()
+        outputs = list(self.widget.selected)
+        if not flow:
+            raise KitError("the flow has no name", hint="type a name (a Python identifier) in the Flow box")
+        if not outputs:
+            raise KitError("nothing is selected", hint="click the outputs the flow should compute in the graph")
+        self.promote_result.value = ""
+        path = self.widget.workspace.promote(flow, outputs, tasks=self.strategy.value)
+        line = promote_line(flow, outputs, self.strategy.value)
+        self.promote_result.value = (
+            f"wrote {_code(str(path))}<br>the same as the line<br>{_code(line)}"
+        )
+
+    # -- Submit ---------------------------------------------------------------------------------
+
+    @_shown_in(lambda panel: panel.submit_error)
+    def submit(self) -> None:
+        """Run `kit submit NOTEBOOK` in a subprocess; its output streams into the panel."""
+        if self._submitting is not None and self._submitting.is_alive():
+            raise KitError("a submission is still running", hint="wait for it to finish")
+        notebook = notebook_file(self.widget.workspace)
+        command = [sys.executable, "-m", "kit.cli", "submit", str(notebook)]
+        project = self.widget.workspace.project
+        cwd = project.root if project is not None else notebook.parent
+        self.submit_button.disabled = True
+        self.submit_log.value = ""
+        self.submit_status.value = f"running {_code('kit submit ' + notebook.name)}..."
+        self._submitting = threading.Thread(target=self._follow, args=(command, cwd, notebook.name), daemon=True)
+        self._submitting.start()
+
+    def _follow(self, command: list[str], cwd: Path, name: str) -> None:
+        """Stream the subprocess's output into the panel (a thread: the kernel stays responsive)."""
+        lines: list[str] = []
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines = [*lines[-LOG_LINES:], line.rstrip("\n")]
+                self.submit_status.value = f"running {_code('kit submit ' + name)}... {time.monotonic() - started:.0f} s"
+                self.submit_log.value = _log_html(lines)
+            code = process.wait()
+        except Exception as error:  # noqa: BLE001 - a thread: the panel is the only place to show it
+            from kit.widget import describe_error
+
+            self.submit_error.value = _error_html(describe_error(error))
+            code = None
+        finally:
+            self.submit_button.disabled = False
+        seconds = time.monotonic() - started
+        if code == 0:
+            self.submit_status.value = f'<span class="kit-submit-done" style="color:#1a7f37">&#10003; kit submit {html.escape(name)} finished in {seconds:.0f} s</span>'
+        elif code is not None:
+            self.submit_status.value = f'<span class="kit-submit-failed" style="color:#82071e">&#10007; kit submit {html.escape(name)} failed (exit {code})</span>'
+        self.submit_log.value = _log_html(lines)
+
+
+def _log_html(lines: list[str]) -> str:
+    text = html.escape("\n".join(lines))
+    return f'<pre class="kit-submit-log" style="max-height:220px;overflow:auto;font-size:11px;white-space:pre-wrap">{text}</pre>'
+
+
+def notebook_file(ws: Any) -> Path:
+    """The notebook file of the workspace's kernel, as saved on disk."""
+    if not ws.notebook:
+        raise KitError(
+            "this kernel does not know which notebook it runs",
+            hint="open the notebook in JupyterLab (it tells the kernel), or run `kit submit NOTEBOOK` in a terminal",
+        )
+    path = Path(ws.notebook)
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path]
+    if not path.is_absolute() and ws.project is not None:
+        candidates.append(ws.project.root / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise KitError(
+        f"notebook {ws.notebook} is not a file here (looked at {', '.join(map(str, candidates))})",
+        hint="save the notebook, or run `kit submit NOTEBOOK` in a terminal",
+    )
+
+
+def _user_namespace() -> dict[str, Any]:
+    """The notebook's variables (empty outside IPython)."""
+    from kit.widget import _ipython
+
+    shell = _ipython()
+    return shell.user_ns if shell is not None else {}

@@ -1,0 +1,529 @@
+// The kit DAG view: draws the payload that kit/dag/payload.py computes (positions included),
+// and turns clicks into model changes. It never lays anything out itself.
+//
+// Model state: graph (the payload), selected (node names, in click order), collapsed (module
+// names), plan (task colouring of a promotion preview), error (a message to show over the
+// last good graph). The widget, the standalone page of `kit dag` and the browser tests all
+// go through `render`.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MIN_SCALE = 0.03;
+const MAX_SCALE = 4;
+const READABLE_SCALE = 0.55; // below this a first view shows the top of the graph, not all of it
+
+function svgElement(tag, attributes = {}, parent = null) {
+  const element = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  if (parent) parent.appendChild(element);
+  return element;
+}
+
+function htmlElement(tag, className = "", parent = null, text = null) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== null) element.textContent = text;
+  if (parent) parent.appendChild(element);
+  return element;
+}
+
+/** Names of `names` and every node they depend on, through the full dependency map. */
+export function upstreamOf(names, deps) {
+  const seen = new Set();
+  const pending = [...names];
+  while (pending.length) {
+    const name = pending.pop();
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const dep of deps[name] || []) if (!seen.has(dep)) pending.push(dep);
+  }
+  return seen;
+}
+
+class DagView {
+  constructor(model, el) {
+    this.model = model;
+    this.el = el;
+    this.transform = { x: 0, y: 0, k: 1 };
+    this.drawnVersion = null;
+    this.nodeElements = new Map(); // displayed id -> <g>
+    this.nodeData = new Map(); // displayed id -> payload node
+    this.edgeElements = []; // [{source, target, element}]
+    this.state = new Map(); // displayed id -> "selected" | "upstream" | ""
+    this.handlers = [];
+    this.build();
+    this.listen("change:graph", () => this.draw());
+    this.listen("change:selected", () => this.highlight());
+    this.listen("change:plan", () => this.colourTasks());
+    this.listen("change:error", () => this.showError());
+    this.draw();
+    this.showError();
+  }
+
+  listen(event, handler) {
+    this.model.on(event, handler);
+    this.handlers.push([event, handler]);
+  }
+
+  destroy() {
+    for (const [event, handler] of this.handlers) this.model.off(event, handler);
+    this.resizeObserver?.disconnect();
+  }
+
+  // -- skeleton ---------------------------------------------------------------------------------
+
+  build() {
+    const root = htmlElement("div", "kit-dag", this.el);
+    this.root = root;
+    const toolbar = htmlElement("div", "kit-toolbar", root);
+    this.search = htmlElement("input", "kit-search", toolbar);
+    this.search.type = "search";
+    this.search.placeholder = "Search nodes";
+    this.search.setAttribute("aria-label", "Search nodes");
+    this.search.addEventListener("input", () => this.applySearch());
+    this.search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this.centreOnFirstMatch();
+    });
+    const fit = htmlElement("button", "kit-fit", toolbar, "Fit");
+    fit.title = "Fit the whole graph in view";
+    fit.addEventListener("click", () => this.fit());
+    const clear = htmlElement("button", "kit-clear", toolbar, "Clear selection");
+    clear.addEventListener("click", () => this.setSelected([]));
+    this.status = htmlElement("span", "kit-status", toolbar);
+
+    this.errorBox = htmlElement("div", "kit-error", root);
+    this.errorBox.hidden = true;
+    this.empty = htmlElement("div", "kit-empty", root);
+    this.empty.hidden = true;
+
+    this.canvas = htmlElement("div", "kit-canvas", root);
+    this.svg = svgElement("svg", { class: "kit-svg", role: "img", "aria-label": "Hamilton DAG" }, this.canvas);
+    const defs = svgElement("defs", {}, this.svg);
+    const marker = svgElement(
+      "marker",
+      { id: this.markerId(), viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto" },
+      defs,
+    );
+    svgElement("path", { d: "M0,0 L10,5 L0,10 z", class: "kit-arrow" }, marker);
+    this.viewport = svgElement("g", { class: "kit-viewport" }, this.svg);
+    this.tooltip = htmlElement("div", "kit-tooltip", this.canvas);
+    this.tooltip.hidden = true;
+    this.legend = htmlElement("div", "kit-legend", this.canvas);
+    this.enablePanZoom();
+  }
+
+  markerId() {
+    if (!this._markerId) this._markerId = `kit-arrow-${Math.random().toString(36).slice(2, 10)}`;
+    return this._markerId;
+  }
+
+  // -- drawing ----------------------------------------------------------------------------------
+
+  draw() {
+    const graph = this.model.get("graph") || { nodes: [], edges: [], groups: [], modules: [] };
+    this.graph = graph;
+    const isEmpty = !graph.nodes || graph.nodes.length === 0;
+    this.empty.hidden = !isEmpty;
+    this.canvas.hidden = isEmpty;
+    this.empty.textContent = isEmpty
+      ? graph.note ||
+        "No Hamilton nodes yet. Write functions in a %%hamilton NAME cell and run it: this view follows the workspace."
+      : "";
+    const firstDraw = this.drawnVersion === null;
+    this.drawnVersion = graph.version;
+    this.viewport.replaceChildren();
+    this.nodeElements.clear();
+    this.nodeData.clear();
+    this.edgeElements = [];
+    this.state.clear();
+    if (isEmpty) {
+      this.drawLegend();
+      this.upstream = new Set();
+      this.updateStatus();
+      return;
+    }
+    const groupsLayer = svgElement("g", { class: "kit-groups" });
+    const edgesLayer = svgElement("g", { class: "kit-edges" });
+    const nodesLayer = svgElement("g", { class: "kit-nodes" });
+    for (const group of graph.groups) this.drawGroup(group, groupsLayer);
+    const arrow = `url(#${this.markerId()})`;
+    for (const edge of graph.edges) {
+      const element = svgElement("path", { class: "kit-edge", d: edge.path, "marker-end": arrow }, edgesLayer);
+      element.dataset.source = edge.source;
+      element.dataset.target = edge.target;
+      this.edgeElements.push({ source: edge.source, target: edge.target, element });
+    }
+    for (const node of graph.nodes) this.drawNode(node, nodesLayer);
+    this.viewport.append(groupsLayer, edgesLayer, nodesLayer);
+    this.drawLegend();
+    this.highlight();
+    this.colourTasks();
+    this.applySearch();
+    if (firstDraw) requestAnimationFrame(() => this.initialView());
+  }
+
+  drawGroup(group, layer) {
+    const g = svgElement("g", { class: `kit-group kit-group-${group.kind}` }, layer);
+    g.dataset.group = group.name;
+    g.style.setProperty("--kit-colour", group.color);
+    svgElement("rect", { x: group.x, y: group.y, width: group.w, height: group.h, rx: 8 }, g);
+    const label = svgElement("text", { x: group.x + 8, y: group.y + 14, class: "kit-group-label" }, g);
+    if (group.kind === "module" && !this.isStatic()) {
+      label.textContent = `\u25be ${group.name}`;
+      const title = svgElement("title", {}, label);
+      title.textContent = `Collapse module ${group.name}`;
+      label.classList.add("kit-toggle");
+      label.addEventListener("click", (event) => {
+        event.stopPropagation();
+        this.setCollapsed(group.name, true);
+      });
+    } else {
+      label.textContent = group.name;
+    }
+  }
+
+  drawNode(node, layer) {
+    const g = svgElement("g", {
+      class: `kit-node kit-kind-${node.kind}`,
+      transform: `translate(${node.x - node.w / 2},${node.y - node.h / 2})`,
+      tabindex: "0",
+    });
+    g.dataset.name = node.id;
+    g.style.setProperty("--kit-colour", node.color);
+    svgElement("rect", { width: node.w, height: node.h, rx: node.kind === "input" || node.kind === "config" ? node.h / 2 : 6 }, g);
+    const name = svgElement("text", { x: node.w / 2, y: node.h / 2 - 4, class: "kit-node-name" }, g);
+    name.textContent = node.kind === "module" ? node.name : node.id;
+    const sub = svgElement("text", { x: node.w / 2, y: node.h / 2 + 11, class: "kit-node-sub" }, g);
+    sub.textContent = node.sub;
+    if (node.variants && node.variants.length > 1) g.classList.add("kit-has-variants");
+    g.addEventListener("click", (event) => {
+      event.stopPropagation();
+      this.onNodeClick(node);
+    });
+    g.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        this.onNodeClick(node);
+      }
+    });
+    g.addEventListener("mouseenter", (event) => this.showTooltip(node, event));
+    g.addEventListener("mousemove", (event) => this.moveTooltip(event));
+    g.addEventListener("mouseleave", () => (this.tooltip.hidden = true));
+    layer.appendChild(g);
+    this.nodeElements.set(node.id, g);
+    this.nodeData.set(node.id, node);
+  }
+
+  drawLegend() {
+    const legend = this.legend;
+    legend.replaceChildren();
+    const graph = this.graph;
+    if (!graph.modules || graph.modules.length === 0) return;
+    htmlElement("div", "kit-legend-title", legend, "Modules");
+    for (const module of graph.modules) {
+      const row = htmlElement("div", "kit-legend-row kit-legend-module", legend);
+      row.dataset.module = module.name;
+      const swatch = htmlElement("span", "kit-swatch", row);
+      swatch.style.background = module.color;
+      htmlElement("span", "", row, `${module.name} (${module.count})`);
+      if (!this.isStatic()) {
+        const toggle = htmlElement("button", "kit-collapse", row, module.collapsed ? "expand" : "collapse");
+        toggle.addEventListener("click", () => this.setCollapsed(module.name, !module.collapsed));
+      }
+      if (module.unchosen && module.unchosen.length) {
+        row.title = module.unchosen
+          .map((u) => `${u.node}: no implementation chosen by the config (${u.variants.map((v) => v.when).join("; ")})`)
+          .join("\n");
+      }
+    }
+    htmlElement("div", "kit-legend-title", legend, "Nodes");
+    const kinds = [
+      ["kit-key-input", "external input"],
+      ["kit-key-config", "from the config"],
+      ["kit-key-selected", "selected output"],
+      ["kit-key-upstream", "will run"],
+    ];
+    for (const [className, text] of kinds) {
+      const row = htmlElement("div", "kit-legend-row", legend);
+      htmlElement("span", `kit-key ${className}`, row);
+      htmlElement("span", "", row, text);
+    }
+    this.taskLegend = htmlElement("div", "kit-legend-tasks", legend);
+    const engine = htmlElement("div", "kit-legend-engine", legend, `layout: ${graph.engine}`);
+    if (graph.note) engine.title = graph.note;
+  }
+
+  // -- selection and highlighting ---------------------------------------------------------------
+
+  isStatic() {
+    return Boolean(this.model.get("static"));
+  }
+
+  onNodeClick(node) {
+    if (node.kind === "module") {
+      if (!this.isStatic()) this.setCollapsed(node.name, false);
+      return;
+    }
+    if (node.kind === "input" || node.kind === "config") return;
+    const selected = this.model.get("selected") || [];
+    const next = selected.includes(node.id) ? selected.filter((n) => n !== node.id) : [...selected, node.id];
+    this.setSelected(next);
+  }
+
+  setSelected(names) {
+    this.model.set("selected", [...names]);
+    this.model.save_changes();
+  }
+
+  setCollapsed(name, collapse) {
+    const current = this.model.get("collapsed") || [];
+    const next = collapse ? [...current.filter((n) => n !== name), name] : current.filter((n) => n !== name);
+    this.model.set("collapsed", next);
+    this.model.save_changes();
+  }
+
+  highlight() {
+    const graph = this.graph;
+    if (!graph || !graph.nodes) return;
+    const selected = (this.model.get("selected") || []).filter((name) => name in graph.deps);
+    const upstream = upstreamOf(selected, graph.deps);
+    const shownUpstream = new Set();
+    for (const name of upstream) shownUpstream.add(graph.shown[name] || name);
+    const shownSelected = new Set(selected.map((name) => graph.shown[name] || name));
+    for (const [id, element] of this.nodeElements) {
+      const next = shownSelected.has(id) ? "selected" : shownUpstream.has(id) ? "upstream" : "";
+      if (this.state.get(id) === next) continue;
+      this.state.set(id, next);
+      element.classList.toggle("kit-selected", next === "selected");
+      element.classList.toggle("kit-upstream", next !== "");
+    }
+    for (const edge of this.edgeElements) {
+      const on = shownUpstream.has(edge.source) && shownUpstream.has(edge.target);
+      if (edge.on !== on) {
+        edge.on = on;
+        edge.element.classList.toggle("kit-upstream", on);
+      }
+    }
+    this.root.classList.toggle("kit-has-selection", selected.length > 0);
+    this.upstream = upstream;
+    this.updateStatus();
+  }
+
+  updateStatus() {
+    const graph = this.graph;
+    const upstream = this.upstream || new Set();
+    const count = graph.nodes ? graph.nodes.length : 0;
+    const selected = (this.model.get("selected") || []).length;
+    let willRun = 0;
+    for (const name of upstream) {
+      const node = this.nodeData.get(name);
+      if (!node || node.kind === "function") willRun += 1;
+    }
+    const parts = [`${count} node${count === 1 ? "" : "s"}`];
+    if (selected) parts.push(`${selected} selected`, `${willRun} will run`);
+    if (this.matches !== undefined && this.search.value) parts.push(`${this.matches} match${this.matches === 1 ? "" : "es"}`);
+    this.status.textContent = parts.join(" \u00b7 ");
+  }
+
+  colourTasks() {
+    const plan = this.model.get("plan") || {};
+    const taskOf = plan.task_of || {};
+    const colours = Object.fromEntries((plan.tasks || []).map((task) => [task.name, task.color]));
+    const active = Object.keys(taskOf).length > 0;
+    this.root.classList.toggle("kit-has-plan", active);
+    for (const [id, element] of this.nodeElements) {
+      const node = this.nodeData.get(id);
+      const members = node.kind === "module" ? node.members : [id];
+      const task = members.map((m) => taskOf[m]).find(Boolean);
+      element.classList.toggle("kit-in-task", Boolean(task));
+      if (task) {
+        element.style.setProperty("--kit-task", colours[task]);
+        element.dataset.task = task;
+      } else {
+        element.style.removeProperty("--kit-task");
+        delete element.dataset.task;
+      }
+    }
+    if (!this.taskLegend) return;
+    this.taskLegend.replaceChildren();
+    if (!active) return;
+    htmlElement("div", "kit-legend-title", this.taskLegend, "Tasks");
+    for (const task of plan.tasks) {
+      const row = htmlElement("div", "kit-legend-row", this.taskLegend);
+      const swatch = htmlElement("span", "kit-swatch kit-task-swatch", row);
+      swatch.style.borderColor = task.color;
+      htmlElement("span", "", row, task.name);
+    }
+  }
+
+  showError() {
+    const error = this.model.get("error") || "";
+    this.errorBox.hidden = !error;
+    this.errorBox.textContent = error ? `${error}\n(showing the last graph that built)` : "";
+  }
+
+  // -- search -------------------------------------------------------------------------------------
+
+  applySearch() {
+    const query = this.search.value.trim().toLowerCase();
+    this.root.classList.toggle("kit-searching", query.length > 0);
+    let matches = 0;
+    for (const [id, element] of this.nodeElements) {
+      const hit = query.length > 0 && id.toLowerCase().includes(query);
+      if (hit) matches += 1;
+      element.classList.toggle("kit-match", hit);
+    }
+    this.matches = matches;
+    this.updateStatus();
+  }
+
+  centreOnFirstMatch() {
+    const first = [...this.nodeElements.entries()].find(([, element]) => element.classList.contains("kit-match"));
+    if (!first) return;
+    const node = this.nodeData.get(first[0]);
+    const { width, height } = this.canvasSize();
+    const k = Math.max(this.transform.k, 1);
+    this.setTransform({ k, x: width / 2 - node.x * k, y: height / 2 - node.y * k });
+  }
+
+  // -- tooltip ------------------------------------------------------------------------------------
+
+  showTooltip(node, event) {
+    const tip = this.tooltip;
+    tip.replaceChildren();
+    htmlElement("div", "kit-tip-name", tip, node.kind === "module" ? `module ${node.name}` : node.id);
+    const facts = [];
+    if (node.kind === "module") facts.push(["nodes", node.members.join(", ")], ["", "click to expand"]);
+    if (node.type) facts.push(["type", node.type]);
+    if (node.module && node.kind !== "module") facts.push(["module", node.module]);
+    if (node.kind === "input") facts.push(["", "external input: pass it to execute, or set it in the config"]);
+    if (node.kind === "config") facts.push(["", node.sub]);
+    if (node.source) facts.push(["defined in", node.source]);
+    for (const [key, value] of Object.entries(node.tags || {})) facts.push([`tag ${key}`, String(value)]);
+    for (const [key, value] of facts) {
+      const row = htmlElement("div", "kit-tip-row", tip);
+      if (key) htmlElement("span", "kit-tip-key", row, key);
+      htmlElement("span", "", row, value);
+    }
+    if (node.variants && node.variants.length) {
+      htmlElement("div", "kit-tip-key", tip, "implementations (the config chooses one)");
+      for (const variant of node.variants) {
+        const row = htmlElement("div", `kit-tip-variant${variant.chosen ? " kit-chosen" : ""}`, tip);
+        row.textContent = `${variant.chosen ? "\u2713" : "\u2022"} ${variant.function}  ${variant.when}`;
+      }
+    }
+    if (node.doc) htmlElement("div", "kit-tip-doc", tip, node.doc);
+    tip.hidden = false;
+    this.moveTooltip(event);
+  }
+
+  moveTooltip(event) {
+    const bounds = this.canvas.getBoundingClientRect();
+    const x = event.clientX - bounds.left + 14;
+    const y = event.clientY - bounds.top + 14;
+    const maxX = bounds.width - this.tooltip.offsetWidth - 4;
+    this.tooltip.style.left = `${Math.max(4, Math.min(x, maxX))}px`;
+    this.tooltip.style.top = `${y}px`;
+  }
+
+  // -- pan and zoom -------------------------------------------------------------------------------
+
+  canvasSize() {
+    const bounds = this.canvas.getBoundingClientRect();
+    return { width: bounds.width || 800, height: bounds.height || 500 };
+  }
+
+  setTransform(transform) {
+    this.transform = transform;
+    this.viewport.setAttribute("transform", `translate(${transform.x},${transform.y}) scale(${transform.k})`);
+  }
+
+  fitTransform() {
+    const { width, height } = this.canvasSize();
+    const graph = this.graph;
+    const k = Math.min(1, (width - 16) / graph.width, (height - 16) / graph.height);
+    return { k, x: (width - graph.width * k) / 2, y: (height - graph.height * k) / 2 };
+  }
+
+  fit() {
+    if (this.graph && this.graph.nodes && this.graph.nodes.length) this.setTransform(this.fitTransform());
+  }
+
+  initialView() {
+    const fitted = this.fitTransform();
+    if (fitted.k >= READABLE_SCALE) {
+      this.setTransform(fitted);
+      return;
+    }
+    const { width } = this.canvasSize();
+    const k = READABLE_SCALE;
+    this.setTransform({ k, x: width / 2 - (this.graph.width * k) / 2, y: 8 });
+  }
+
+  enablePanZoom() {
+    let drag = null;
+    this.svg.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0 || event.target.closest(".kit-node, .kit-toggle")) return;
+      drag = { x: event.clientX, y: event.clientY, start: { ...this.transform } };
+      this.svg.setPointerCapture(event.pointerId);
+      this.svg.classList.add("kit-panning");
+    });
+    this.svg.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      this.setTransform({ ...drag.start, x: drag.start.x + event.clientX - drag.x, y: drag.start.y + event.clientY - drag.y });
+    });
+    const end = () => {
+      drag = null;
+      this.svg.classList.remove("kit-panning");
+    };
+    this.svg.addEventListener("pointerup", end);
+    this.svg.addEventListener("pointercancel", end);
+    this.svg.addEventListener(
+      "wheel",
+      (event) => {
+        event.preventDefault();
+        const bounds = this.svg.getBoundingClientRect();
+        const px = event.clientX - bounds.left;
+        const py = event.clientY - bounds.top;
+        const { x, y, k } = this.transform;
+        const next = Math.min(MAX_SCALE, Math.max(MIN_SCALE, k * Math.exp(-event.deltaY * 0.0015)));
+        this.setTransform({ k: next, x: px - ((px - x) * next) / k, y: py - ((py - y) * next) / k });
+      },
+      { passive: false },
+    );
+  }
+}
+
+/** A model that lives in the page alone (the standalone HTML of `kit dag`): same API, no kernel. */
+function localModel(state) {
+  const values = { selected: [], collapsed: [], plan: {}, error: "", ...state };
+  const listeners = new Map();
+  return {
+    get: (key) => values[key],
+    set(key, value) {
+      values[key] = value;
+      for (const handler of listeners.get(`change:${key}`) || []) handler();
+    },
+    save_changes() {},
+    on(event, handler) {
+      if (!listeners.has(event)) listeners.set(event, []);
+      listeners.get(event).push(handler);
+    },
+    off(event, handler) {
+      listeners.set(event, (listeners.get(event) || []).filter((h) => h !== handler));
+    },
+  };
+}
+
+function render({ model, el }) {
+  const view = new DagView(model, el);
+  return () => view.destroy();
+}
+
+/** Draw `state` (a payload under `graph`) into `el` without a kernel; returns the model. */
+export function standalone(el, state) {
+  const model = localModel({ ...state, static: true });
+  render({ model, el });
+  return model;
+}
+
+export default { render };
