@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kit import generated
 from kit.errors import KitError, ProjectError
-from kit.project import Project, require_project
+from kit.project import Project, find_project, require_project
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
@@ -99,14 +99,22 @@ def check_folder(folder: Path) -> None:
         )
 
 
-def check_owner(path: Path, source: str) -> None:
-    """Refuse to write `path` if its header names another notebook than `source`."""
+def owner(path: Path) -> str | None:
+    """The notebook that owns a generated file: the one its header names, while that notebook exists."""
     existing = generated.read(path)
-    if existing is None:
-        return
-    owner = existing[0].source
-    if owner != source and owner != generated.INTERACTIVE:
-        raise OwnershipError(path, owner, source)
+    notebook = existing[0].notebook if existing is not None else None
+    if notebook is None:
+        return None
+    project = find_project(path.parent)
+    root = project.root if project is not None else path.parent.parent
+    return notebook if (root / notebook).is_file() else None
+
+
+def check_owner(path: Path, source: str) -> None:
+    """Refuse to write `path` if another notebook than `source` owns it."""
+    current = owner(path)
+    if current is not None and current != source:
+        raise OwnershipError(path, current, source)
 
 
 def plan_write(path: Path, text: str, *, force: bool = False) -> PlannedWrite:

@@ -340,11 +340,15 @@ def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
             ws.use(name)
 
 
-def workspace_from_notebook(path: Path) -> Workspace:
-    """The Workspace a kernel running the notebook would hold, built without a kernel."""
-    source = read_notebook(path)
-    ws = Workspace(project=require_project(path.resolve().parent), notebook=str(path.resolve()))
+def build_workspace(source: NotebookSource) -> Workspace:
+    """The Workspace a kernel running the notebook top to bottom would hold."""
+    ws = Workspace(project=require_project(source.path.resolve().parent), notebook=str(source.path.resolve()))
     for step in source.steps:
         with located(source, step):
             apply_step(ws, step, source.parameters)
     return ws
+
+
+def workspace_from_notebook(path: Path) -> Workspace:
+    """The Workspace a kernel running the notebook would hold, built without a kernel."""
+    return build_workspace(read_notebook(path))

@@ -139,6 +139,7 @@ def test_a_module_owned_by_another_notebook_is_refused_naming_both(
     path = project / "modules" / "prep.py"
     theirs = generated.render("notebooks/other.ipynb", "%%hamilton prep", "def a() -> int:\n    return 0\n")
     path.write_text(theirs)
+    (project / "notebooks" / "other.ipynb").write_text("{}")
     monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/mine.ipynb")
     reset_workspace()
     result = run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
@@ -152,6 +153,9 @@ def test_a_module_owned_by_another_notebook_is_refused_naming_both(
     result = run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
     assert isinstance(result.error_in_exec, OwnershipError) and "an interactive session" in str(result.error_in_exec)
     assert path.read_text() == theirs
+    (project / "notebooks" / "other.ipynb").unlink()  # a notebook that is gone owns nothing: its files can be taken over
+    assert run_cell(shell, "%hamilton_export").success
+    assert "return 1" in path.read_text()
 
 
 def test_a_hand_edited_module_is_refused_with_its_diff_and_force_overwrites(shell, project: Path) -> None:

@@ -16,7 +16,8 @@ from test_export import dag_signature
 
 import kit.project
 from kit import generated
-from kit.export import export_workspace, module_text
+from kit.cli import main
+from kit.export import module_text
 from kit.notebook import MagicLine, NotebookError, parameter_literals, read_notebook, workspace_from_notebook
 from kit.workspace import reset_workspace
 
@@ -119,7 +120,7 @@ def _example_notebooks() -> list[Path]:
 def test_papermill_export_and_kit_export_write_the_same_bytes(
     notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real kernel runs the notebook and `%hamilton_export`; `kit export` reads the file; same files."""
+    """A real kernel runs the notebook (its promote lines and `%hamilton_export`); `kit export` reads it; same files."""
     kernel_root = fixture_project(tmp_path / "kernel", notebook)
     kernel_notebook = kernel_root / "notebooks" / notebook.name
     ran = nbformat.read(kernel_notebook, as_version=4)
@@ -139,7 +140,7 @@ def test_papermill_export_and_kit_export_write_the_same_bytes(
     monkeypatch.chdir(cli_root)
     forget_project_modules()
     kit.project._find_cached.cache_clear()
-    export_workspace(workspace_from_notebook(cli_root / "notebooks" / notebook.name))
+    assert main(["export", f"notebooks/{notebook.name}"]) == 0
     forget_project_modules()
 
     exported = tree(kernel_root / "modules")
