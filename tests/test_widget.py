@@ -94,7 +94,7 @@ def test_payload_holds_every_node_with_its_facts(ws: Workspace) -> None:
     }
     raw = nodes["raw"]
     assert (raw["type"], raw["module"], raw["doc"]) == ("DataFrame", "prep", "The raw table, read from `path`.")
-    assert raw["source"] == "%%hamilton prep cell, line 5"
+    assert raw["source"] == "%%hamilton prep cell, line 6"
     assert nodes["clean"]["tags"] == {"owner": "data-team"}
     assert nodes["model"]["sub"] == "config = 'mean'"
     assert sorted((e["source"], e["target"]) for e in payload["edges"]) == sorted(

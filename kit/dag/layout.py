@@ -19,6 +19,7 @@ EDGE_GAP = 10.0  # between an edge passing through a rank and its neighbours
 MARGIN = 12.0
 GROUP_PAD = 10.0
 GROUP_LABEL = 18.0  # room for a group's label above its boxes
+LABEL_CHAR = 7.5  # px per character of a group label (11px bold), where igraph sizes groups
 DOT_TIMEOUT = 120.0
 
 
@@ -106,7 +107,7 @@ def _dot_source(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], groups: 
     lines = [
         "digraph kit {",
         f"  graph [rankdir=TB, newrank=true, nodesep={NODE_GAP / 72:.3f}, ranksep={RANK_GAP / 72:.3f}, "
-        'fontsize=11, fontname="DejaVu Sans", margin=0];',
+        'fontsize=11, fontname="DejaVu Sans Bold", margin=0];',
         '  node [shape=box, fixedsize=true, label=""];',
         "  edge [arrowsize=0.6];",
     ]
@@ -331,6 +332,7 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], group
             continue
         left = min(placement.centres[b.id][0] - b.width / 2 for b in inside) - GROUP_PAD
         right = max(placement.centres[b.id][0] + b.width / 2 for b in inside) + GROUP_PAD
+        right = max(right, left + len(group.label) * LABEL_CHAR + GROUP_PAD)
         upper = min(placement.centres[b.id][1] - b.height / 2 for b in inside) - GROUP_PAD - GROUP_LABEL
         lower = max(placement.centres[b.id][1] + b.height / 2 for b in inside) + GROUP_PAD
         placement.groups[group.name] = (round(left, 1), round(upper, 1), round(right - left, 1), round(lower - upper, 1))

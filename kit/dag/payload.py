@@ -144,12 +144,17 @@ def _source_text(info: NodeInfo, ws: Workspace) -> str:
         return ""
     entry = ws.entries.get(info.module or "")
     if entry is not None and entry.is_cell:
-        where = f"%%hamilton {entry.name} cell, line {info.source_line}"
-        return f"{ws.notebook}: {where}" if ws.notebook else where
-    path = info.source_file or ""
-    if ws.project is not None and path and not path.startswith("<"):
-        path = ws.project.relative(Path(path))
-    return f"{path}:{info.source_line}"
+        # Counted as the notebook shows the cell: its first line is the `%%hamilton` line.
+        where = f"%%hamilton {entry.name} cell, line {info.source_line + 1}"
+        return f"{_relative(ws, ws.notebook)}: {where}" if ws.notebook else where
+    return f"{_relative(ws, info.source_file or '')}:{info.source_line}"
+
+
+def _relative(ws: Workspace, path: str) -> str:
+    """`path` relative to the project root, when it is a file in the project."""
+    if ws.project is None or not path or path.startswith("<"):
+        return path
+    return ws.project.relative(Path(path))
 
 
 def _node(info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config: Mapping[str, Any]) -> dict:
@@ -274,8 +279,9 @@ def dag_payload(ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | N
             seen.add(pair)
             edges.append(pair)
 
-    groups = [Group(INPUTS, INPUTS, first_rank=True)] + [
-        Group(name, name) for name in colours if name not in collapsed
+    # A group's label as the front end draws it (a collapse toggle, then the name), with slack.
+    groups = [Group(INPUTS, f"{INPUTS}  ", first_rank=True)] + [
+        Group(name, f"\u25be {name}  ") for name in colours if name not in collapsed
     ]
     boxes = [Box(n["id"], n["w"], n["h"], _group_of(n)) for n in nodes]
     placement = layout(boxes, edges, groups, engine=engine)

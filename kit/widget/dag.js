@@ -107,7 +107,7 @@ class DagView {
     this.viewport = svgElement("g", { class: "kit-viewport" }, this.svg);
     this.tooltip = htmlElement("div", "kit-tooltip", this.canvas);
     this.tooltip.hidden = true;
-    this.legend = htmlElement("div", "kit-legend", this.canvas);
+    this.legend = htmlElement("div", "kit-legend", root);
     this.enablePanZoom();
   }
 
@@ -158,7 +158,11 @@ class DagView {
     this.highlight();
     this.colourTasks();
     this.applySearch();
-    if (firstDraw) requestAnimationFrame(() => this.initialView());
+    if (firstDraw) {
+      // A small graph gets a small canvas; the user may resize it (its corner) at any time.
+      if (!this.isStatic()) this.canvas.style.height = `${Math.max(240, Math.min(620, graph.height + 24))}px`;
+      requestAnimationFrame(() => this.initialView());
+    }
   }
 
   drawGroup(group, layer) {
@@ -217,39 +221,42 @@ class DagView {
     const legend = this.legend;
     legend.replaceChildren();
     const graph = this.graph;
-    if (!graph.modules || graph.modules.length === 0) return;
-    htmlElement("div", "kit-legend-title", legend, "Modules");
+    legend.hidden = !graph.modules || graph.modules.length === 0;
+    if (legend.hidden) return;
+    const modules = htmlElement("div", "kit-legend-section", legend);
+    htmlElement("span", "kit-legend-title", modules, "Modules");
     for (const module of graph.modules) {
-      const row = htmlElement("div", "kit-legend-row kit-legend-module", legend);
-      row.dataset.module = module.name;
-      const swatch = htmlElement("span", "kit-swatch", row);
+      const item = htmlElement("span", "kit-legend-item kit-legend-module", modules);
+      item.dataset.module = module.name;
+      const swatch = htmlElement("span", "kit-swatch", item);
       swatch.style.background = module.color;
-      htmlElement("span", "", row, `${module.name} (${module.count})`);
+      htmlElement("span", "", item, `${module.name} (${module.count})`);
       if (!this.isStatic()) {
-        const toggle = htmlElement("button", "kit-collapse", row, module.collapsed ? "expand" : "collapse");
+        const toggle = htmlElement("button", "kit-collapse", item, module.collapsed ? "expand" : "collapse");
         toggle.addEventListener("click", () => this.setCollapsed(module.name, !module.collapsed));
       }
       if (module.unchosen && module.unchosen.length) {
-        row.title = module.unchosen
+        item.title = module.unchosen
           .map((u) => `${u.node}: no implementation chosen by the config (${u.variants.map((v) => v.when).join("; ")})`)
           .join("\n");
       }
     }
-    htmlElement("div", "kit-legend-title", legend, "Nodes");
-    const kinds = [
+    const kinds = htmlElement("div", "kit-legend-section", legend);
+    htmlElement("span", "kit-legend-title", kinds, "Nodes");
+    for (const [className, text] of [
       ["kit-key-input", "external input"],
       ["kit-key-config", "from the config"],
+      ["kit-key-variants", "@config.when: one of several"],
       ["kit-key-selected", "selected output"],
       ["kit-key-upstream", "will run"],
-    ];
-    for (const [className, text] of kinds) {
-      const row = htmlElement("div", "kit-legend-row", legend);
-      htmlElement("span", `kit-key ${className}`, row);
-      htmlElement("span", "", row, text);
+    ]) {
+      const item = htmlElement("span", "kit-legend-item", kinds);
+      htmlElement("span", `kit-key ${className}`, item);
+      htmlElement("span", "", item, text);
     }
-    this.taskLegend = htmlElement("div", "kit-legend-tasks", legend);
-    const engine = htmlElement("div", "kit-legend-engine", legend, `layout: ${graph.engine}`);
+    const engine = htmlElement("span", "kit-legend-engine", kinds, `layout: ${graph.engine}`);
     if (graph.note) engine.title = graph.note;
+    this.taskLegend = htmlElement("div", "kit-legend-section kit-legend-tasks", legend);
   }
 
   // -- selection and highlighting ---------------------------------------------------------------
@@ -346,12 +353,12 @@ class DagView {
     if (!this.taskLegend) return;
     this.taskLegend.replaceChildren();
     if (!active) return;
-    htmlElement("div", "kit-legend-title", this.taskLegend, "Tasks");
+    htmlElement("span", "kit-legend-title", this.taskLegend, "Tasks");
     for (const task of plan.tasks) {
-      const row = htmlElement("div", "kit-legend-row", this.taskLegend);
-      const swatch = htmlElement("span", "kit-swatch kit-task-swatch", row);
+      const item = htmlElement("span", "kit-legend-item", this.taskLegend);
+      const swatch = htmlElement("span", "kit-swatch kit-task-swatch", item);
       swatch.style.borderColor = task.color;
-      htmlElement("span", "", row, task.name);
+      htmlElement("span", "", item, task.name);
     }
   }
 

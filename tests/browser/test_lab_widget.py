@@ -1,0 +1,122 @@
+"""The DAG widget in a real JupyterLab and Chromium: clicks reach the kernel, the kernel reaches the view."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import REPO
+
+from .conftest import Lab, cell, node, open_notebook, run_all, run_cell_again, write_notebook
+
+PREP = """\
+    %%hamilton explore_prep
+    def raw() -> int:
+        \"\"\"The raw number.\"\"\"
+        return 3
+
+
+    def clean(raw: int) -> int:
+        return raw * 2
+    """
+PREP_WITH_EXTRA = PREP + """
+
+    def extra(raw: int) -> int:
+        return raw + 100
+    """
+MODEL = """\
+    %%hamilton explore_model
+    def features(clean: int) -> int:
+        return clean + 1
+
+
+    def score(features: int) -> float:
+        return features / 2
+
+
+    def report(score: float, clean: int) -> str:
+        return f"{score} from {clean}"
+
+
+    def unrelated() -> int:
+        return 0
+    """
+WRITE_SELECTION = """\
+    import json
+    from pathlib import Path
+
+    import kit
+
+    Path("selected.json").write_text(json.dumps(kit.workspace().widget().selected))
+    """
+
+
+def classes(page, name: str) -> set[str]:
+    return set((node(page, name).get_attribute("class") or "").split())
+
+
+def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspace(page, lab: Lab, tmp_path: Path) -> None:
+    write_notebook(
+        lab.root / "notebooks" / "explore.ipynb",
+        "%load_ext kit",
+        PREP,
+        MODEL,
+        "%hamilton_dag",
+        WRITE_SELECTION,
+        "kit.workspace().widget().selected = ['report']",
+    )
+    open_notebook(page, lab, "notebooks/explore.ipynb")
+    run_all(page, 6)
+    selection_file = lab.root / "notebooks" / "selected.json"
+
+    # Python selected `report` in the last cell: the view shows it.
+    node(page, "report").wait_for()
+    assert "kit-selected" in classes(page, "report")
+
+    # Clear, then click two nodes: the kernel holds exactly those, in click order.
+    page.get_by_role("button", name="Clear selection").click()
+    node(page, "score").click()
+    node(page, "clean").click()
+    run_cell_again(page, 4)
+    assert json.loads(selection_file.read_text()) == ["score", "clean"]
+
+    # What runs for them is highlighted; the rest is dimmed.
+    for name in ("score", "clean"):
+        assert {"kit-selected", "kit-upstream"} <= classes(page, name)
+    for name in ("features", "raw"):
+        assert "kit-upstream" in classes(page, name) and "kit-selected" not in classes(page, name)
+    for name in ("report", "unrelated"):
+        assert "kit-upstream" not in classes(page, name)
+    assert page.locator(".kit-dag.kit-has-selection").count() == 1
+    upstream_edges = page.locator("path.kit-edge.kit-upstream")
+    assert sorted(
+        (upstream_edges.nth(i).get_attribute("data-source"), upstream_edges.nth(i).get_attribute("data-target"))
+        for i in range(upstream_edges.count())
+    ) == [("clean", "features"), ("features", "score"), ("raw", "clean")]
+    assert "score" in page.locator(".kit-panel").inner_text()
+
+    # Hovering shows type, module, docstring and where the node is defined.
+    node(page, "raw").hover()
+    tooltip = page.locator(".kit-tooltip")
+    tooltip.wait_for()
+    text = tooltip.inner_text()
+    assert "int" in text and "explore_prep" in text and "The raw number." in text
+    assert "notebooks/explore.ipynb: %%hamilton explore_prep cell, line 2" in text
+
+    # Re-running the upstream cell with a new function: the node appears in place, the selection stays.
+    run_cell_again(page, 1, PREP_WITH_EXTRA)
+    node(page, "extra").wait_for()
+    assert "kit-selected" in classes(page, "score") and "kit-selected" in classes(page, "clean")
+    run_cell_again(page, 4)
+    assert json.loads(selection_file.read_text()) == ["score", "clean"]
+
+    # Search dims what does not match.
+    page.get_by_placeholder("Search nodes").fill("feat")
+    assert "kit-match" in classes(page, "features") and "kit-match" not in classes(page, "score")
+    page.get_by_placeholder("Search nodes").fill("")
+
+    shot = tmp_path / "widget.png"
+    cell(page, 3).locator(".jp-Cell-outputArea").screenshot(path=shot)
+    shutil.copy(shot, REPO / "docs" / "widget.png")
+    assert page.page_errors == []
