@@ -138,14 +138,15 @@ class KitMagics(Magics):
     @line_magic
     def hamilton_promote(self, line: str) -> None:
         """%hamilton_promote FLOW --outputs OUT ... [--tasks STRATEGY] [options]: write flows/FLOW.py."""
+        from kit.promote import promote
         from kit.promote.options import add_promote_arguments, promote_options
 
         parser = _Parser(prog="%hamilton_promote", add_help=False)
         parser.add_argument("flow")
         add_promote_arguments(parser)
         args = _parse(parser, line)
-        path = self.workspace.promote(args.flow, promote_line=f"%hamilton_promote {line.strip()}", **promote_options(args))
-        display(Markdown(f"wrote `{path}`"))
+        line = f"%hamilton_promote {line.strip()}"
+        display(promote(self.workspace, args.flow, promote_line=line, **promote_options(args)))  # path, tasks, notes
 
     @line_magic
     def hamilton_load(self, line: str) -> None:

@@ -1,0 +1,286 @@
+"""Promote outputs of the workspace DAG to a Prefect flow, flows/FLOW.py.
+
+`make_plan` (plan.py) splits the nodes into tasks, `render_flow` (codegen.py) writes the
+source; this module checks everything first, exports the modules the flow imports, and
+writes the flow through kit.generated (never over a hand edit).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kit import generated
+from kit.errors import PromoteError
+from kit.promote.options import DEFAULT_STRATEGY, parse_promote_line, promote_options
+from kit.promote.options import promote_line as _promote_line
+from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
+
+if TYPE_CHECKING:
+    from kit.dag.graph import DagGraph
+    from kit.promote.codegen import FlowSpec, Parameter
+    from kit.workspace import Workspace
+
+__all__ = [
+    "FlowPlan",
+    "Promotion",
+    "TaskPlan",
+    "flow_text",
+    "make_plan",
+    "promote",
+    "promote_command",
+    "promote_line",
+    "promote_workspace",
+]
+
+TaskSplit = str | Mapping[str, Iterable[str] | str]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promote did: the flow file, the line that remakes it, the plan, the module files."""
+
+    path: Path
+    line: str
+    plan: FlowPlan
+    modules: tuple[Path, ...]
+    root: Path | None = None
+
+    def _shown(self, path: Path) -> str:
+        if self.root is not None:
+            try:
+                return path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                pass
+        return str(path)
+
+    def summary(self) -> str:
+        """Plain text: the file, the tasks, the equivalent line, and any notes."""
+        tasks = " -> ".join(task.name for task in self.plan.tasks)
+        lines = [
+            f"wrote {self._shown(self.path)}: flow {self.path.stem}, "
+            f"{len(self.plan.tasks)} task{'s' if len(self.plan.tasks) > 1 else ''} ({tasks})",
+            f"  {self.line}",
+        ]
+        lines += [f"  note: {note}" for note in self.plan.notes]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        tasks = " &rarr; ".join(f"`{task.name}`" for task in self.plan.tasks)
+        text = (
+            f"wrote `{self._shown(self.path)}`: flow `{self.path.stem}`, "
+            f"{len(self.plan.tasks)} task{'s' if len(self.plan.tasks) > 1 else ''} ({tasks})\n\n"
+            f"```\n{self.line}\n```\n"
+        )
+        return text + "".join(f"\n**Note:** {note}\n" for note in self.plan.notes)
+
+
+def promote_line(flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any) -> str:
+    """The `%hamilton_promote` line equivalent to `promote_workspace(ws, flow, outputs, tasks, **options)`."""
+    return _promote_line(flow, outputs, tasks, **options)
+
+
+def promote_workspace(
+    ws: Workspace,
+    flow: str,
+    outputs: Sequence[str],
+    tasks: TaskSplit = DEFAULT_STRATEGY,
+    *,
+    retries: int = 0,
+    retry_delay: float = 0,
+    tags: Iterable[str] = (),
+    cache: bool = False,
+    unsaved: Iterable[str] = (),
+    promote_line: str | None = None,
+) -> Path:
+    """Write flows/FLOW.py computing `outputs` (and export the modules it imports); its path."""
+    return promote(
+        ws,
+        flow,
+        outputs,
+        tasks,
+        retries=retries,
+        retry_delay=retry_delay,
+        tags=tags,
+        cache=cache,
+        unsaved=unsaved,
+        promote_line=promote_line,
+    ).path
+
+
+def promote(
+    ws: Workspace,
+    flow: str,
+    outputs: Sequence[str],
+    tasks: TaskSplit = DEFAULT_STRATEGY,
+    *,
+    retries: int = 0,
+    retry_delay: float = 0,
+    tags: Iterable[str] = (),
+    cache: bool = False,
+    unsaved: Iterable[str] = (),
+    promote_line: str | None = None,
+) -> Promotion:
+    """Like `promote_workspace`, returning the whole `Promotion` (plan, line, notes) to show."""
+    from kit.export import module_text, plan_write, project_of, write_planned
+
+    options = _checked_options(retries, retry_delay, tags, cache, unsaved)
+    line = promote_line or _promote_line(flow, list(outputs), tasks, **options)
+    path, text, spec = _flow_file(ws, flow, list(outputs), tasks, options, line)
+    cells = [module.name for module in spec.modules if ws.entries[module.name].is_cell]
+    for name in cells:  # refuse before writing anything: a hand-edited module stops the promote
+        plan_write(*module_text(ws, name))
+    flow_write = plan_write(path, text)
+    modules = tuple(ws.export(cells)) if cells else ()
+    write_planned([flow_write])
+    return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project_of(ws).root)
+
+
+def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:
+    """The path and full text that promoting `promote_line` would write, without writing anything."""
+    flow, options = parse_promote_line(promote_line)
+    outputs = options.pop("outputs")
+    tasks = options.pop("tasks")
+    path, text, _ = _flow_file(ws, flow, outputs, tasks, _checked_options(**options), promote_line)
+    return path, text
+
+
+def promote_command(args: argparse.Namespace) -> int:
+    """`kit promote NOTEBOOK FLOW --outputs ...`: build the notebook's workspace without a kernel, promote."""
+    from kit.notebook import workspace_from_notebook
+
+    ws = workspace_from_notebook(Path(args.notebook))
+    promotion = promote(ws, args.flow, **promote_options(args))
+    print(promotion.summary())
+    return 0
+
+
+# -- from the workspace to a flow spec ----------------------------------------------------------
+
+
+def _checked_options(
+    retries: int, retry_delay: float, tags: Iterable[str], cache: bool, unsaved: Iterable[str]
+) -> dict[str, Any]:
+    for name, names in (("tags", tags), ("unsaved", unsaved)):
+        if isinstance(names, str) or not all(isinstance(item, str) and item for item in names):
+            raise PromoteError(f"{name}={names!r} is not a list of names", hint=f"pass {name}=['NAME', ...]")
+    tags, unsaved = tuple(tags), tuple(unsaved)
+    if not isinstance(retries, int) or retries < 0:
+        raise PromoteError(f"retries={retries!r} is not a count", hint="pass a whole number >= 0")
+    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
+        raise PromoteError(f"retry_delay={retry_delay!r} is not a number of seconds", hint="pass a number >= 0")
+    if retry_delay and not retries:
+        raise PromoteError(
+            "a retry delay without retries does nothing", hint="add --retries N, or drop --retry-delay"
+        )
+    return {
+        "retries": retries,
+        "retry_delay": float(retry_delay),
+        "tags": tags,
+        "cache": bool(cache),
+        "unsaved": unsaved,
+    }
+
+
+def _flow_file(
+    ws: Workspace, flow: str, outputs: list[str], tasks: TaskSplit, options: Mapping[str, Any], line: str
+) -> tuple[Path, str, FlowSpec]:
+    from kit.export import notebook_source, project_of
+    from kit.promote.codegen import render_flow
+
+    spec = _spec(ws, flow, outputs, tasks, options)
+    path = project_of(ws).flows / f"{flow}.py"
+    return path, generated.render(notebook_source(ws), line, render_flow(spec)), spec
+
+
+def _spec(
+    ws: Workspace, flow: str, outputs: list[str], tasks: TaskSplit, options: Mapping[str, Any]
+) -> FlowSpec:
+    from kit.promote.codegen import FlowSpec, ModuleImport, is_literal
+
+    check_name(flow, "flow", flow=flow, hint="name the flow with an identifier such as 'training_flow'")
+    entries = ws.entries
+    if flow in entries:
+        raise PromoteError(
+            f"flow name {flow!r} is also a module of the workspace; the flow file would shadow it",
+            flow=flow,
+            hint=f"call the flow e.g. {flow + '_flow'!r}",
+        )
+    graph = ws.graph()
+    plan = make_plan(graph, outputs, tasks, unsaved=options["unsaved"])
+    foreign = [module for module in plan.modules if module not in entries]
+    if foreign:
+        raise PromoteError(
+            f"nodes of {', '.join(foreign)} do not come from a module of the workspace",
+            flow=flow,
+            hint="add the module that defines them with %hamilton_use",
+        )
+    config = ws.config
+    unwritable = [key for key, value in config.items() if not is_literal(value)]
+    if unwritable:
+        raise PromoteError(
+            f"config value{'s' if len(unwritable) > 1 else ''} {', '.join(unwritable)} cannot be written into "
+            "the flow as literals",
+            flow=flow,
+            hint="use strings, numbers, booleans, lists and dicts of those in %hamilton_config",
+        )
+    used = [name for name in entries if name in plan.modules]
+    return FlowSpec(
+        name=flow,
+        plan=plan,
+        modules=tuple(ModuleImport(name, entries[name].module.__name__) for name in used),
+        parameters=_parameters(ws, graph, plan),
+        config=config,
+        notebook=_notebook(ws),
+        allow_module_overrides=any(entries[name].override for name in used),
+        retries=options["retries"],
+        retry_delay=options["retry_delay"],
+        tags=options["tags"],
+        cache=options["cache"],
+    )
+
+
+def _notebook(ws: Workspace) -> str | None:
+    from kit.export import notebook_source
+
+    return notebook_source(ws)
+
+
+def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Parameter, ...]:
+    """The external inputs the config does not give, with defaults from the notebook or the function."""
+    from kit.promote.codegen import NOT_GIVEN, Parameter, is_literal
+
+    literals = _notebook_literals(ws)
+    given = set(ws.config)
+    needed = set(plan.task_of)
+    parameters = []
+    for name in plan.inputs:
+        if name in given:
+            continue
+        users = [user for user in graph.consumers.get(name, []) if user in needed]
+        defaults = [graph.nodes[user].defaults[name] for user in users if name in graph.nodes[user].defaults]
+        default, optional = NOT_GIVEN, False
+        if name in literals and is_literal(literals[name]):
+            default = literals[name]
+        elif users and len(defaults) == len(users):
+            if is_literal(defaults[0]):
+                default = defaults[0]
+            else:
+                optional = True
+        parameters.append(Parameter(name, graph.nodes[name].python_type, default, optional))
+    return tuple(parameters)
+
+
+def _notebook_literals(ws: Workspace) -> dict[str, Any]:
+    """The literals of the notebook's `parameters` cell (as written, never papermill's injected values)."""
+    from kit.export import notebook_file
+
+    path = notebook_file(ws)
+    if path is None or not path.is_file():
+        return {}
+    from kit.notebook import parameter_literals
+
+    return parameter_literals(path)
