@@ -34,3 +34,10 @@ def scaled__minmax(feature_frame: pd.DataFrame) -> pd.DataFrame:
     CALLS.append("scaled__minmax")
     low, high = feature_frame.min(), feature_frame.max()
     return (feature_frame - low) / (high - low)
+
+
+@config.when(scaling="by_label")
+def scaled__by_label(feature_frame: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
+    """Divided by the label's mean: this variant needs a node (label) the others do not."""
+    CALLS.append("scaled__by_label")
+    return feature_frame / label.mean()
