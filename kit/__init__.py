@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kit import submit as _submit  # light modules (papermill and Prefect load when they run); imported
+from kit import validate as _validate  # before the functions below, which would otherwise lose their names
 from kit.errors import KitError
 from kit.workspace import Workspace, workspace
 
@@ -40,13 +42,9 @@ def _show_kit_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_o
 
 def validate(*args: Any, **kwargs: Any) -> Any:
     """Run notebooks under papermill and check their modules and flows (see kit.validate)."""
-    from kit.validate import validate as run_validation
-
-    return run_validation(*args, **kwargs)
+    return _validate.validate(*args, **kwargs)
 
 
 def submit(*args: Any, **kwargs: Any) -> Any:
     """Validate a notebook, then run its flows on Prefect (see kit.submit)."""
-    from kit.submit import submit as run_submission
-
-    return run_submission(*args, **kwargs)
+    return _submit.submit(*args, **kwargs)
