@@ -69,6 +69,7 @@ def test_read_notebook_finds_cells_lines_and_parameters() -> None:
         (5, "HamiltonCell", "loading"),
         (6, "HamiltonCell", "shaping"),
         (7, "HamiltonCell", "summary"),
+        (9, "MagicLine", "hamilton_promote"),
     ]
     loading = source.cells[0]
     assert loading.magic_line == "%%hamilton loading   -c factor=$factor"
@@ -76,6 +77,8 @@ def test_read_notebook_finds_cells_lines_and_parameters() -> None:
     assert loading.body.startswith("from __future__ import annotations\n")
     assert "%hamilton_config ignored=1" in loading.body  # inside a docstring: not a magic line
     assert source.lines("hamilton_config") == [MagicLine(4, 1, "hamilton_config", "region=$region")]
+    [promote] = source.lines("hamilton_promote")
+    assert promote.text == "%hamilton_promote totals --outputs total --tasks per-output --retries 1"
     assert source.parameters == {"region": "north", "factor": 3, "threshold": 0.5}
 
 

@@ -268,3 +268,72 @@ def test_drift_inside_a_kernel_leaves_the_kernels_modules_alone(shell, project: 
     assert [item.state for item in drift(notebook)] == [DriftState.MISSING]
     assert sys.modules["modules.prep"] is kernel_module and sys.modules["modules"].prep is kernel_module
     assert kit.workspace().execute(["base"]) == {"base": 1}
+
+
+# -- flows: from promote lines, and from the recipe a flow file records -------------------------------------------
+
+PROMOTE = "%hamilton_promote doubling --outputs doubled"
+
+
+def test_export_writes_the_flows_of_promote_lines_and_check_follows_them(project: Path, kit_cli) -> None:
+    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, PROMOTE)
+    code, out, _ = kit_cli("export")
+    assert code == 0 and "wrote flows/doubling.py" in out
+    header, _ = generated.read(project / "flows" / "doubling.py")
+    assert (header.source, header.recipe) == ("notebooks/a.ipynb", PROMOTE)
+    assert kit_cli("check")[0] == 0
+
+    write_notebook(notebook, PREP, MORE, PROMOTE + " --tasks single")
+    assert _states(notebook) == {"doubling.py": "stale"}
+    write_notebook(notebook, PREP, MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"), PROMOTE)
+    assert _states(notebook) == {"more.py": "stale", "doubling.py": "stale"}
+    code, out, _ = kit_cli("export")
+    assert code == 0 and "wrote flows/doubling.py" in out and "factor: int" in (project / "flows" / "doubling.py").read_text()
+    assert kit_cli("check")[0] == 0
+
+
+def test_a_promote_line_that_cannot_be_promoted_names_its_cell(project: Path, kit_cli) -> None:
+    write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, "x = 1\n" + PROMOTE.replace("doubled", "doubeld"))
+    before = tree(project)
+    code, _, err = kit_cli("export")
+    assert code == 1 and "notebooks/a.ipynb, cell 2, line 2: unknown node: 'doubeld'" in err
+    assert "did you mean 'doubled'" in err
+    assert tree(project) == before
+
+
+def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(project: Path, kit_cli) -> None:
+    from kit.promote import promote_workspace
+
+    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
+    assert kit_cli("export")[0] == 0
+    forget_project_modules()
+    ws = workspace_from_notebook(notebook)
+    path = promote_workspace(ws, "widget_flow", ["doubled"], tasks="single")  # what the widget's button does
+    forget_project_modules()
+    assert generated.read(path)[0].recipe == "%hamilton_promote widget_flow --outputs doubled --tasks single"
+    assert drift(notebook) == []
+
+    write_notebook(notebook, PREP, MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"))
+    assert _states(notebook) == {"more.py": "stale", "widget_flow.py": "stale"}
+    code, out, _ = kit_cli("export")
+    assert code == 0 and "wrote flows/widget_flow.py" in out
+    assert "factor: int" in path.read_text() and kit_cli("check")[0] == 0
+
+
+def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edited(project: Path, kit_cli) -> None:
+    from kit.promote import promote_workspace
+
+    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
+    forget_project_modules()
+    ws = workspace_from_notebook(notebook)
+    kept = promote_workspace(ws, "kept_flow", ["doubled"])
+    pruned = promote_workspace(ws, "pruned_flow", ["doubled"])
+    forget_project_modules()
+    kept.write_text(kept.read_text().replace("def ", "def  ", 1))
+    write_notebook(notebook, PREP)  # `doubled` is gone
+    states = {item.path.name: (item.state.value, item.reason) for item in drift(notebook)}
+    assert states["pruned_flow.py"][0] == "orphaned" and "no longer builds" in states["pruned_flow.py"][1]
+    assert "'doubled'" in states["pruned_flow.py"][1]
+    code, out, _ = kit_cli("export", "--prune")
+    assert code == 0 and "removed flows/pruned_flow.py" in out and "removed modules/more.py" in out
+    assert not pruned.exists() and kept.exists() and "kept flows/kept_flow.py: orphaned" in out
