@@ -137,7 +137,7 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     tasks = [name for name, fn in functions.items() if any("task" in ast.unparse(d) for d in fn.decorator_list)]
     assert tasks == ["ingest_task", "features_task", "model_task"]
-    assert '@task(name="model", retries=2, retry_delay_seconds=5, tags=["ml"])' in body
+    assert '@task(name="model", retries=2, retry_delay_seconds=5, tags=["ml"], cache_policy=NO_CACHE)' in body
     flow = functions["ml_flow"]
     assert ast.unparse(flow.decorator_list[0]) == "flow(name='ml_flow')"
     assert [a.arg for a in flow.args.args] == [
@@ -218,7 +218,7 @@ def test_merged_modules_say_so_in_the_result_and_the_file(project: Path) -> None
     assert f"note: {note}" in promotion.summary()
     text = promotion.path.read_text()
     assert "# Note: modules loop_a, loop_b feed each other" in text
-    assert '@task(name="loop_a_and_loop_b")' in text
+    assert '@task(name="loop_a_and_loop_b", cache_policy=NO_CACHE)' in text
 
 
 def test_options_are_checked(ml: kit.Workspace) -> None:

@@ -51,7 +51,7 @@ def test_the_magic_writes_the_flow_and_shows_the_plan(shell, project: Path) -> N
     (markdown,) = [output.data["text/markdown"] for output in captured.outputs if "text/markdown" in output.data]
     assert markdown.startswith("wrote `flows/ml_flow.py`: flow `ml_flow`, 3 tasks (`train` &rarr; `evaluate` &rarr; `default`)")
     assert line in markdown
-    assert '@task(name="train", retries=1, tags=["nightly"])' in body
+    assert '@task(name="train", retries=1, tags=["nightly"], cache_policy=NO_CACHE)' in body
     for name in ML_MODULES:
         assert (project / "modules" / f"{name}.py").is_file()
 

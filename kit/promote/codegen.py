@@ -179,7 +179,7 @@ class _Names:
     FIXED = frozenset(
         {
             "Any", "functools", "inspect", "json", "re", "pd", "driver", "flow", "task", "Variable",
-            "create_markdown_artifact", "create_table_artifact", "TASK_SOURCE", "CacheKeyFnPolicy",
+            "create_markdown_artifact", "create_table_artifact", "NO_CACHE", "TASK_SOURCE", "CacheKeyFnPolicy",
             "hash_objects", "OUTPUTS", "ARTIFACT_PREFIX", "MODULES_SOURCE", "CACHE_POLICY", "cache_key",
             "hamilton_driver", "run_nodes", "config_from_variable", "publish_summary",
         }
@@ -292,6 +292,13 @@ def _docstring(spec: FlowSpec) -> str:
             "tasks that do not depend on each other run concurrently."
         ),
     ]
+    if not spec.cache:
+        lines.append(
+            _wrap(
+                "Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a task "
+                "receives); promote with --cache to cache them."
+            )
+        )
     return '"""' + "\n".join(lines) + '\n"""\n'
 
 
@@ -306,6 +313,8 @@ def _imports(spec: FlowSpec, names: _Names, annotation_imports: Iterable[str]) -
     lines.append("from prefect.artifacts import create_markdown_artifact, create_table_artifact")
     if spec.cache:
         lines.append("from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy")
+    else:
+        lines.append("from prefect.cache_policies import NO_CACHE")
     if spec.cache:
         lines.append("from prefect.utilities.hashing import hash_objects")
     lines += ["from prefect.variables import Variable", ""]
@@ -431,6 +440,8 @@ def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
         options.append(f"tags={_list(spec.tags)}")
     if spec.cache:
         options += ["cache_policy=CACHE_POLICY", "persist_result=True"]
+    else:
+        options.append("cache_policy=NO_CACHE")
     line = f"@task({', '.join(options)})"
     if len(line) <= WIDTH:
         return line
