@@ -7,7 +7,8 @@ One function renders a module file (`module_text`), so `%hamilton_export` in a k
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,12 +135,24 @@ def write_planned(plans: Sequence[PlannedWrite]) -> list[Path]:
     return [plan.path for plan in plans]
 
 
+@contextmanager
+def export_lock(project: Project) -> Iterator[None]:
+    """One export at a time in a project: another export's checks and writes cannot interleave with ours."""
+    from filelock import FileLock
+
+    folder = project.root / ".kit"
+    folder.mkdir(exist_ok=True)
+    with FileLock(str(folder / "export.lock")):
+        yield
+
+
 def export_workspace(ws: Workspace, names: Iterable[str] | None = None, *, force: bool = False) -> list[Path]:
     """Write modules/NAME.py for the named cell modules (all when None); nothing if any is refused."""
     if names is None:
         names = [name for name, entry in ws.entries.items() if entry.is_cell]
-    plans = [plan_write(*module_text(ws, name), force=force) for name in names]
-    return write_planned(plans)
+    texts = [module_text(ws, name) for name in names]
+    with export_lock(project_of(ws)):
+        return write_planned([plan_write(path, text, force=force) for path, text in texts])
 
 
 def module_file(target: str, ws: Workspace) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kit import generated
 from kit.errors import KitError
-from kit.export import OwnershipError, module_text, notebook_source, owner, plan_write, write_planned
+from kit.export import OwnershipError, export_lock, module_text, notebook_source, owner, plan_write, write_planned
 from kit.notebook import NotebookSource, build_workspace, display_path, located, read_notebook
 from kit.project import Project, require_project
 
@@ -233,40 +233,46 @@ class ExportResult:
 
 
 def export_notebooks(
-    notebooks: Sequence[Path], *, force: bool = False, prune: bool = False, abandoned: Iterable[Drift] = ()
+    project: Project,
+    notebooks: Sequence[Path],
+    *,
+    force: bool = False,
+    prune: bool = False,
+    abandoned: Iterable[Drift] = (),
 ) -> ExportResult:
     """Write every file the notebooks derive; every notebook is read and every file checked first."""
     derivations = [derive(notebook) for notebook in notebooks]
     claimed: dict[Path, str] = {}
-    plans = []
     for derivation in derivations:
-        for path, text in derivation.wanted.items():
+        for path in derivation.wanted:
             first = claimed.setdefault(path, derivation.name)
             if first != derivation.name:
                 raise OwnershipError(path, first, derivation.name)
-            plans.append(plan_write(path, text, force=force))
     result = ExportResult()
-    orphans = [item for d in derivations for item in drift_of(d) if item.state is DriftState.ORPHANED]
-    orphans += [item for item in abandoned if item.path not in claimed]  # a renamed notebook took them over
-    for item in orphans:
-        if prune and not _edited_by_hand(item.path):
-            result.removed.append(item.path)
-        else:
-            result.orphaned.append(item)
-    write_planned(plans)
+    with export_lock(project):
+        plans = [plan_write(path, text, force=force) for d in derivations for path, text in d.wanted.items()]
+        orphans = [item for d in derivations for item in drift_of(d) if item.state is DriftState.ORPHANED]
+        orphans += [item for item in abandoned if item.path not in claimed]  # a renamed notebook took them over
+        for item in orphans:
+            if prune and not _edited_by_hand(item.path):
+                result.removed.append(item.path)
+            else:
+                result.orphaned.append(item)
+        write_planned(plans)
+        for path in result.removed:
+            path.unlink()
     for plan in plans:
         (result.unchanged if plan.state is generated.FileState.CURRENT else result.written).append(plan.path)
-    for path in result.removed:
-        path.unlink()
     return result
 
 
-def _notebooks(names: Sequence[str]) -> tuple[list[Path], list[Drift]]:
-    """The notebooks a command works on (named, or all of the project) and, for all, the abandoned files."""
+def _notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Drift]]:
+    """The project, the notebooks a command works on (named, or all of it) and, for all, the abandoned files."""
     if names:
-        return [Path(name) for name in names], []
+        notebooks = [Path(name) for name in names]
+        return require_project(notebooks[0].resolve().parent), notebooks, []
     project = require_project()
-    return project_notebooks(project), _abandoned(project)
+    return project, project_notebooks(project), _abandoned(project)
 
 
 def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift]) -> int:
@@ -282,10 +288,10 @@ def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift]) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """`kit export [NOTEBOOK ...] [--check] [--force] [--prune]`."""
-    notebooks, abandoned = _notebooks(args.notebooks)
+    project, notebooks, abandoned = _notebooks(args.notebooks)
     if args.check:
         return _report_drift(notebooks, abandoned)
-    result = export_notebooks(notebooks, force=args.force, prune=args.prune, abandoned=abandoned)
+    result = export_notebooks(project, notebooks, force=args.force, prune=args.prune, abandoned=abandoned)
     for path in result.written:
         print(f"wrote {display_path(path)}")
     for path in result.removed:
@@ -298,7 +304,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def check_command(args: argparse.Namespace) -> int:
     """`kit check`: exit 1 if any module or flow drifted from its notebook (= `kit export --check`)."""
-    notebooks, abandoned = _notebooks([])
+    _, notebooks, abandoned = _notebooks([])
     return _report_drift(notebooks, abandoned)
 
 

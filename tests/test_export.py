@@ -192,7 +192,12 @@ def test_a_modules_path_that_is_a_file_is_refused_and_nothing_is_written(shell, 
     assert isinstance(result.error_in_exec, ProjectError)
     assert "is a file, not a folder" in str(result.error_in_exec)
     assert (project / "modules").read_text() == "not a folder\n"
-    assert sorted(p.name for p in project.iterdir()) == ["flows", "modules", "notebooks", "pyproject.toml"]
+    assert sorted(p.name for p in project.iterdir() if not p.name.startswith(".")) == [
+        "flows",
+        "modules",
+        "notebooks",
+        "pyproject.toml",
+    ]
 
 
 def test_one_refused_module_means_no_module_is_written(shell, project: Path) -> None:
@@ -295,3 +300,32 @@ def test_module_text_is_what_export_writes(shell, project: Path) -> None:
     assert path == project / "modules" / "prep.py" and not path.exists()
     kit.workspace().export()
     assert path.read_text() == text
+
+
+def test_an_export_checks_and_writes_under_one_project_lock(shell, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While one export writes, another cannot take the project's export lock (so they cannot interleave)."""
+    from filelock import FileLock, Timeout
+
+    taken: list[bool] = []
+    write = generated.write_atomic
+
+    def probing_write(path: Path, text: str) -> None:
+        def try_lock() -> None:
+            try:
+                with FileLock(str(project / ".kit" / "export.lock"), timeout=0):
+                    taken.append(False)
+            except Timeout:
+                taken.append(True)
+
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        write(path, text)
+
+    monkeypatch.setattr(generated, "write_atomic", probing_write)
+    run_cell(shell, "%%hamilton first\ndef a() -> int:\n    return 1\n")
+    run_cell(shell, "%%hamilton second\ndef b() -> int:\n    return 2\n")
+    assert run_cell(shell, "%hamilton_export").success
+    assert taken == [True, True]
+    with FileLock(str(project / ".kit" / "export.lock"), timeout=0):
+        pass  # released afterwards

@@ -35,11 +35,12 @@ def write_notebook(path: Path, *sources: str, parameters: str | None = None) -> 
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root`, by relative path (lock files and caches left out)."""
+    """Every file under `root`, by relative path (hidden files such as locks, and caches, left out)."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not path.name.startswith(".") and "__pycache__" not in path.parts
+        if path.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts)
     }
 
 
