@@ -81,6 +81,7 @@ def generated_files(project: Project) -> dict[Path, generated.Header]:
 @contextmanager
 def _modules_restored(package: str) -> Iterator[None]:
     """Put `package` and its submodules in sys.modules back as they were (a kernel's own cell modules)."""
+
     def ours(name: str) -> bool:
         return name == package or name.startswith(package + ".")
 
@@ -126,7 +127,7 @@ def _derive(source: NotebookSource) -> Derivation:
     orphans: dict[Path, str] = {}
 
     promote_lines = source.lines("hamilton_promote")
-    recorded = [path for path, header in owned.items() if path.parent == project.flows and path not in wanted]
+    recorded = [path for path in owned if path.parent == project.flows]
     if promote_lines or recorded:
         from kit.promote import flow_text
 
@@ -147,8 +148,8 @@ def _derive(source: NotebookSource) -> Derivation:
     used = {Path(e.module.__file__).resolve() for e in ws.entries.values() if not e.is_cell and e.module.__file__}
     for path in owned:  # a module the notebook %hamilton_use-s is still needed
         if path not in wanted and path not in orphans and path.resolve() not in used:
-            kind = "%%hamilton cell" if path.parent == project.modules else "%hamilton_promote line"
-            orphans[path] = f"the notebook has no {kind} for it any more"
+            in_modules = path.parent == project.modules
+            orphans[path] = "its %%hamilton cell is gone" if in_modules else "its recipe makes a flow of another name"
     return Derivation(notebook=notebook, source=name, wanted=wanted, orphans=orphans)
 
 

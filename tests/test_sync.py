@@ -97,7 +97,7 @@ def test_an_orphaned_module_is_reported_and_pruned_but_never_when_edited(project
     extra.write_text(extra.read_text().replace("return 0", "return 9"))
     code, out, _ = kit_cli("check")
     assert code == 1
-    assert "modules/more.py: orphaned (the notebook has no %%hamilton cell for it any more)" in out
+    assert "modules/more.py: orphaned (its %%hamilton cell is gone)" in out
     assert "fix: kit export --prune notebooks/a.ipynb" in out
     assert "modules/extra.py: orphaned" in out and "delete modules/extra.py by hand" in out
 
