@@ -192,7 +192,7 @@ def validate(
         raise KitError(f"--timeout {timeout} is not a number of seconds", hint="give a positive number")
     values = collect_parameters(file=parameters_file) if parameters_file else {}
     values.update(parameters or {})
-    resolved = [_check_notebook(path) for path in paths]
+    resolved = list(dict.fromkeys(_check_notebook(path) for path in paths))  # each notebook once
     for notebook in resolved:
         notebook_parameters(notebook).check(notebook, values)
     folder = _out_folder(resolved[0], out)

@@ -311,6 +311,22 @@ def test_the_command_line_submits_to_the_server_with_flow_param_overrides(in_pro
         assert f"task {task}-" in done.stdout
 
 
+def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refused(
+    in_project: Path, server_client
+) -> None:
+    notebook = in_project / "notebooks" / "totals.ipynb"
+    with pytest.raises(SubmitError, match="flow totals has no parameter nope; its parameters are rows, hamilton_config"):
+        kit.submit(notebook, flow_parameters={"nope": 1}, progress=False)
+
+    report = kit.submit(notebook, flow_parameters={"rows": "many"}, progress=False)
+    assert not report.completed
+    [run] = report.runs
+    flow_run = server_client.read_flow_run(UUID(run.id))
+    assert flow_run.state is not None and flow_run.state.is_failed() and run.state == "Failed"
+    assert "rows" in (flow_run.state.message or "")
+    assert ": Failed" in report.runs_text() and "0 of 1 flow run completed" in report.runs_text()
+
+
 def test_submit_to_the_embedded_default_keeps_prefect_under_the_project(in_project: Path, tmp_path: Path) -> None:
     user_home = tmp_path / "home-prefect"
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
