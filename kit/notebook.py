@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -333,9 +332,11 @@ def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
     elif step.magic == "hamilton_config":
         ws.config = parse_config(step.argument, parameters)
     elif step.magic == "hamilton_use":
-        names = shlex.split(step.argument)
+        from kit.magics import MagicUsageError, _names_parser, _parse
+
+        names = _parse(_names_parser("%hamilton_use", "modules"), step.argument).modules
         if not names:
-            raise KitError("%hamilton_use names no module", hint="write %hamilton_use MODULE ...")
+            raise MagicUsageError("%hamilton_use", "name at least one module", "%hamilton_use MODULE ...")
         for name in names:
             ws.use(name)
 

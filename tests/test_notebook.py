@@ -243,3 +243,12 @@ def test_markdown_and_plain_cells_are_left_alone(project: Path) -> None:
     cells = [new_markdown_cell("%%hamilton not_code\n"), new_code_cell("print('%hamilton_config n=1')\n!ls\n%time 1")]
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), notebook)
     assert read_notebook(notebook).steps == ()
+
+
+def test_a_use_line_without_a_module_or_with_a_missing_one_names_the_cell(project: Path) -> None:
+    notebook = write_notebook(project / "notebooks" / "use.ipynb", "x = 1", "%hamilton_use")
+    error = _refused(project, notebook)
+    assert (error.cell_index, error.line) == (1, 1) and "name at least one module" in str(error)
+    notebook = write_notebook(project / "notebooks" / "use.ipynb", "%hamilton_use modules.nowhere")
+    error = _refused(project, notebook)
+    assert error.cell_index == 0 and "cannot import module 'modules.nowhere'" in str(error)
