@@ -56,8 +56,10 @@ def test_check_reports_missing_then_clean_then_stale_with_a_diff(project: Path, 
     assert tree(project) == before
 
     write_notebook(notebook, PREP.replace("return 1", "return 5"), MORE)
+    before = tree(project)
     code, out, _ = kit_cli("export", "--check")
     assert code == 1 and "modules/prep.py: stale, from notebooks/a.ipynb" in out
+    assert tree(project) == before
     assert "-    return 1" in out and "+    return 5" in out
     assert _states(notebook) == {"prep.py": "stale"}
 
