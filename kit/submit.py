@@ -334,7 +334,7 @@ def child_main(argv: list[str]) -> int:
     project = require_project(Path.cwd())
     project.put_root_on_sys_path()
     try:
-        loaded = {name: _load_flow(project, name) for name in job["flows"]}
+        loaded = {name: _load_flow(project, name, file) for name, file in job["flows"].items()}
         planned = {name: _flow_parameters(name, flow, job) for name, flow in loaded.items()}
         if job["deploy"]:
             _ensure_process_pool(job["pool"])
@@ -348,7 +348,8 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
-def _load_flow(project: Project, name: str) -> Any:
+def _load_flow(project: Project, name: str, file: str) -> Any:
+    """The Prefect flow NAME defined in `file`, imported as the module flows.NAME."""
     import importlib
 
     from prefect import Flow
@@ -358,7 +359,7 @@ def _load_flow(project: Project, name: str) -> Any:
         module = importlib.import_module(module_name)
     except Exception as error:  # anything the flow file raises on import
         raise SubmitError(
-            f"flows/{name}.py cannot be imported: {type(error).__name__}: {error}",
+            f"{file} cannot be imported: {type(error).__name__}: {error}",
             flow=name,
             hint="run `kit check` to see whether it drifted from its notebook, and `kit export` to rewrite it",
         ) from None
