@@ -18,7 +18,7 @@ from conftest import run_cell
 
 import kit
 from kit.cli import main as kit_main
-from kit.dag.payload import INPUTS, MODULE_PREFIX, dag_payload
+from kit.dag.payload import MODULE_PREFIX, dag_payload
 from kit.errors import CellError, GraphError, MissingInputsError, UnknownNodeError
 from kit.widget import DagWidget
 from kit.workspace import Workspace
@@ -106,18 +106,20 @@ def test_payload_holds_every_node_with_its_facts(ws: Workspace) -> None:
     assert {n["color"] for n in payload["nodes"] if n["module"] == "prep"} == {payload["modules"][0]["color"]}
 
 
-def test_external_inputs_are_drawn_apart_above_the_modules(ws: Workspace) -> None:
+def test_external_inputs_are_drawn_apart_from_the_module_groups(ws: Workspace) -> None:
     payload = dag_payload(ws)
     nodes = by_id(payload)
     groups = {g["name"]: g for g in payload["groups"]}
 
-    assert set(groups) == {INPUTS, "prep", "model"}
-    inputs = groups[INPUTS]
+    assert set(groups) == {"prep", "model"}
     for name in ("path", "limit", "model"):
-        assert inputs["y"] <= nodes[name]["y"] <= inputs["y"] + inputs["h"]
-    assert max(nodes[n]["y"] for n in ("path", "limit")) < min(nodes[n]["y"] for n in ("raw", "clean", "fit", "score"))
+        node = nodes[name]
+        for group in groups.values():
+            assert not (group["x"] <= node["x"] <= group["x"] + group["w"] and group["y"] <= node["y"] <= group["y"] + group["h"])
+    assert nodes["path"]["y"] < nodes["raw"]["y"] and nodes["limit"]["y"] < nodes["clean"]["y"]
     prep = groups["prep"]
-    assert prep["x"] <= nodes["raw"]["x"] <= prep["x"] + prep["w"]
+    for name in ("raw", "clean"):
+        assert prep["x"] <= nodes[name]["x"] <= prep["x"] + prep["w"] and prep["y"] <= nodes[name]["y"] <= prep["y"] + prep["h"]
 
 
 def test_config_when_shows_the_chosen_implementation_and_the_others(ws: Workspace) -> None:
@@ -154,7 +156,7 @@ def test_a_collapsed_module_is_one_box_with_its_edges_merged(ws: Workspace) -> N
     )
     assert payload["shown"]["raw"] == payload["shown"]["clean"] == "module:prep"
     assert payload["deps"]["clean"] == ["raw", "limit"]  # the full graph stays, for highlighting
-    assert [g["name"] for g in payload["groups"]] == [INPUTS, "model"]
+    assert [g["name"] for g in payload["groups"]] == ["model"]
     assert [m["collapsed"] for m in payload["modules"]] == [True, False]
 
 

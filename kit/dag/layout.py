@@ -1,7 +1,7 @@
 """Top-to-bottom layered layout of boxes: graphviz `dot` when it is on PATH, else igraph's Sugiyama.
 
-The front end only draws: every box gets its centre here, every edge an SVG path, every
-group (a module, the external inputs) its rectangle. Coordinates are pixels, y downwards.
+The front end only draws: every box gets its centre here, every edge an SVG path, and with
+dot every group (a module, as a dot cluster) its rectangle. Coordinates are pixels, y downwards.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ RANK_GAP = 34.0  # between ranks
 EDGE_GAP = 10.0  # between an edge passing through a rank and its neighbours
 MARGIN = 12.0
 GROUP_PAD = 10.0
-GROUP_LABEL = 18.0  # room for a group's label above its boxes
-LABEL_CHAR = 7.5  # px per character of a group label (11px bold), where igraph sizes groups
 DOT_TIMEOUT = 120.0
 
 
@@ -35,11 +33,10 @@ class Box:
 
 @dataclass(frozen=True)
 class Group:
-    """A group of boxes drawn inside one rectangle; `first_rank` puts its boxes on the top rank."""
+    """A group of boxes drawn inside one rectangle, under its label."""
 
     name: str
     label: str
-    first_rank: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,10 +89,10 @@ def layout(
         except LayoutFailed as error:
             if engine == "dot":
                 raise
-            placement = _igraph_layout(boxes, edges, groups)
+            placement = _igraph_layout(boxes, edges)
             placement.note = f"dot failed ({error}); laid out with igraph"
             return placement
-    return _igraph_layout(boxes, edges, groups)
+    return _igraph_layout(boxes, edges)
 
 
 # -- graphviz dot -------------------------------------------------------------------------------
@@ -124,8 +121,6 @@ def _dot_source(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], groups: 
             continue
         lines.append(f"  subgraph cluster_{g} {{")
         lines.append(f"    label={json.dumps(group.label)}; labeljust=l; margin={GROUP_PAD:.0f};")
-        if group.first_rank:
-            lines.append("    { rank=min; " + " ".join(f"n{index[b.id]};" for b in inside) + " }")
         lines.extend(f"    {node_line(box)}" for box in inside)
         lines.append("  }")
     for rest in members.values():
@@ -189,66 +184,70 @@ def _read_dot_json(graph: dict, boxes: Sequence[Box], groups: Sequence[Group]) -
                 round(y1 - y0, 1),
             )
     for edge in graph.get("edges", []):
-        placement.routes.append(
-            Route(by_gvid[edge["tail"]], by_gvid[edge["head"]], _spline_path(edge["pos"], point))
-        )
+        path = _spline_path(edge["pos"], MARGIN, top + MARGIN)
+        placement.routes.append(Route(by_gvid[edge["tail"]], by_gvid[edge["head"]], path))
     missing = [box.id for box in boxes if box.id not in placement.centres]
     if missing:
         raise LayoutFailed(f"dot placed no position for {missing[:3]}")
     return placement
 
 
-def _spline_path(pos: str, point) -> str:
-    """dot's `pos` of an edge ("e,x,y x0,y0 x1,y1 ...", a B-spline) as SVG path data ending at the arrow tip."""
-    end = None
+def _spline_path(pos: str, dx: float, flip: float) -> str:
+    """dot's `pos` of an edge ("e,x,y x0,y0 x1,y1 ...", a B-spline) as SVG path data ending at the arrow tip.
+
+    Points move by `dx` and flip vertically about `flip` (dot's y grows upwards, SVG's downwards).
+    """
+    end = ""
     points = []
     for part in pos.split():
-        if part.startswith("e,"):
-            end = point(*_floats(part[2:]))
-        elif part.startswith("s,"):
-            continue
-        else:
-            points.append(point(*_floats(part)))
-    d = f"M{points[0][0]},{points[0][1]}"
-    for i in range(1, len(points) - 2, 3):
-        (x1, y1), (x2, y2), (x3, y3) = points[i : i + 3]
-        d += f"C{x1},{y1} {x2},{y2} {x3},{y3}"
-    if end is not None:
-        d += f"L{end[0]},{end[1]}"
-    return d
+        marker = part[:2] if part[:2] in ("e,", "s,") else ""
+        x, y = part[len(marker) :].split(",")
+        text = f"{float(x) + dx:.1f},{flip - float(y):.1f}"
+        if marker == "e,":
+            end = "L" + text
+        elif not marker:
+            points.append(text)
+    curves = "".join(f"C{points[i]} {points[i + 1]} {points[i + 2]}" for i in range(1, len(points) - 2, 3))
+    return f"M{points[0]}{curves}{end}"
 
 
 # -- igraph's Sugiyama --------------------------------------------------------------------------
 
 
-def _ranks(boxes: Sequence[Box], edges: Sequence[tuple[int, int]], groups: Sequence[Group]) -> list[int] | None:
-    """Longest-path ranks with the `first_rank` groups alone on rank 0; None for a graph with a cycle."""
+def _ranks(boxes: Sequence[Box], edges: Sequence[tuple[int, int]]) -> list[int] | None:
+    """Longest-path ranks, each source pulled down to just above its first consumer; None for a cycle.
+
+    A source (an external input, a function of no parameters) then sits beside the nodes it
+    feeds, as dot places it, rather than on a crowded top rank with long edges down.
+    """
     import graphlib
 
-    first = {g.name for g in groups if g.first_rank}
     predecessors: dict[int, list[int]] = {i: [] for i in range(len(boxes))}
+    consumers: dict[int, list[int]] = {i: [] for i in range(len(boxes))}
     for s, t in edges:
         predecessors[t].append(s)
+        consumers[s].append(t)
     try:
         order = list(graphlib.TopologicalSorter(predecessors).static_order())
     except graphlib.CycleError:
         return None
-    start = 1 if any(box.group in first for box in boxes) else 0
     rank = [0] * len(boxes)
     for i in order:
-        if boxes[i].group in first:
-            rank[i] = 0
-        else:
-            rank[i] = max((rank[p] + 1 for p in predecessors[i]), default=start)
+        rank[i] = max((rank[p] + 1 for p in predecessors[i]), default=0)
+    for i in range(len(boxes)):
+        if not predecessors[i] and consumers[i]:
+            rank[i] = min(rank[c] for c in consumers[i]) - 1
     return rank
 
 
-def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], groups: Sequence[Group]) -> Placement:
+def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Placement:
+    """Sugiyama layering and ordering by igraph. igraph knows no clusters, so no group rectangles:
+    a module shows by the colour of its boxes alone."""
     import igraph
 
     index = {box.id: i for i, box in enumerate(boxes)}
     pairs = [(index[s], index[t]) for s, t in edges]
-    ranks = _ranks(boxes, pairs, groups)
+    ranks = _ranks(boxes, pairs)
     if ranks is None:  # a cycle: igraph ranks it (breaking the cycle) and edges go straight
         sugiyama = igraph.Graph(n=len(boxes), edges=pairs, directed=True).layout_sugiyama(hgap=1, vgap=1)
         unit_x = [x for x, _ in sugiyama.coords[: len(boxes)]]
@@ -303,15 +302,10 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], group
             else:
                 x_of_bend[(a, b)] = centre
 
-    has_groups = any(box.group for box in boxes)
-    top = MARGIN + (GROUP_LABEL + GROUP_PAD if has_groups else 0.0)
-    shift = MARGIN + (GROUP_PAD if has_groups else 0.0) - min(
-        [x_of_box[i] - box.width / 2 for i, box in enumerate(boxes)] + list(x_of_bend.values())
-    )
+    shift = MARGIN - min([x_of_box[i] - box.width / 2 for i, box in enumerate(boxes)] + list(x_of_bend.values()))
 
     def y_of(rank: int) -> float:
-        extra = GROUP_LABEL + 2 * GROUP_PAD if has_groups else 0.0
-        return round(top + rank * (row_height + RANK_GAP + extra) + row_height / 2, 1)
+        return round(MARGIN + rank * (row_height + RANK_GAP) + row_height / 2, 1)
 
     placement = Placement(engine="igraph", width=0.0, height=0.0)
     for i, box in enumerate(boxes):
@@ -326,23 +320,6 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], group
         path = "M" + " L".join(f"{x},{y}" for x, y in points)
         placement.routes.append(Route(boxes[s].id, boxes[t].id, path))
 
-    for group in groups:
-        inside = [box for box in boxes if box.group == group.name]
-        if not inside:
-            continue
-        left = min(placement.centres[b.id][0] - b.width / 2 for b in inside) - GROUP_PAD
-        right = max(placement.centres[b.id][0] + b.width / 2 for b in inside) + GROUP_PAD
-        right = max(right, left + len(group.label) * LABEL_CHAR + GROUP_PAD)
-        upper = min(placement.centres[b.id][1] - b.height / 2 for b in inside) - GROUP_PAD - GROUP_LABEL
-        lower = max(placement.centres[b.id][1] + b.height / 2 for b in inside) + GROUP_PAD
-        placement.groups[group.name] = (round(left, 1), round(upper, 1), round(right - left, 1), round(lower - upper, 1))
-
-    extents_x = [x + w for x, _, w, _ in placement.groups.values()] + [
-        placement.centres[b.id][0] + b.width / 2 for b in boxes
-    ]
-    extents_y = [y + h for _, y, _, h in placement.groups.values()] + [
-        placement.centres[b.id][1] + b.height / 2 for b in boxes
-    ]
-    placement.width = round(max(extents_x) + MARGIN, 1)
-    placement.height = round(max(extents_y) + MARGIN, 1)
+    placement.width = round(max(placement.centres[b.id][0] + b.width / 2 for b in boxes) + MARGIN, 1)
+    placement.height = round(max(placement.centres[b.id][1] + b.height / 2 for b in boxes) + MARGIN, 1)
     return placement

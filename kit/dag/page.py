@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kit.dag.payload import INPUTS, dag_payload
+from kit.dag.payload import dag_payload
 from kit.errors import KitError
 
 WIDGET_FILES = Path(__file__).resolve().parent.parent / "widget"
@@ -95,12 +95,8 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
         for group in payload.get("groups", []):
             colour = group["color"]
             rect = {"x": group["x"], "y": group["y"], "width": group["w"], "height": group["h"], "rx": 8}
-            if group["name"] == INPUTS:
-                rect.update(fill="#8c959f", fill_opacity=0.05, stroke="#8c959f", stroke_dasharray="4 3")
-            else:
-                rect.update(fill=colour, fill_opacity=0.06, stroke=colour, stroke_opacity=0.55)
-            label = {"x": group["x"] + 8, "y": group["y"] + 14, "font_size": 11, "text_anchor": "start",
-                     "fill": colour if group["name"] != INPUTS else "#59636e"}
+            rect.update(fill=colour, fill_opacity=0.06, stroke=colour, stroke_opacity=0.55)
+            label = {"x": group["x"] + 8, "y": group["y"] + 14, "font_size": 11, "text_anchor": "start", "fill": colour}
             parts.append(f"<g><rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>")
         for edge in payload.get("edges", []):
             parts.append(f'<path {_attrs(d=edge["path"], fill="none", stroke="#8c959f", stroke_width=1.2, marker_end="url(#kit-arrow)")}/>')

@@ -38,7 +38,6 @@ PALETTE = (
     "#ff9da7",
     "#8cd17d",
 )
-INPUTS = "external inputs"  # the group of external inputs; a space keeps it apart from module names
 MODULE_PREFIX = "module:"  # id of the box that stands for a collapsed module
 NODE_HEIGHT = 38.0
 NAME_CHAR = 7.3  # px per character of a node name (12px monospace)
@@ -186,10 +185,8 @@ def _node(info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config:
 
 
 def _group_of(node: Mapping[str, Any]) -> str | None:
-    """External inputs go to their own group, a node to its module's, a collapsed module to none."""
-    if node["kind"] in ("input", "config"):
-        return INPUTS
-    return None if node["kind"] == "module" else node["module"]
+    """A node is drawn in its module's group; external inputs and collapsed modules in none."""
+    return node["module"] if node["kind"] == "function" else None
 
 
 def _module_box(name: str, members: Sequence[str]) -> dict:
@@ -280,9 +277,7 @@ def dag_payload(ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | N
             edges.append(pair)
 
     # A group's label as the front end draws it (a collapse toggle, then the name), with slack.
-    groups = [Group(INPUTS, f"{INPUTS}  ", first_rank=True)] + [
-        Group(name, f"\u25be {name}  ") for name in colours if name not in collapsed
-    ]
+    groups = [Group(name, f"\u25be {name}  ") for name in colours if name not in collapsed]
     boxes = [Box(n["id"], n["w"], n["h"], _group_of(n)) for n in nodes]
     placement = layout(boxes, edges, groups, engine=engine)
     return _assemble(ws, graph, nodes, placement, colours, collapsed, members, unchosen, shown)
@@ -306,8 +301,8 @@ def _assemble(
         group_boxes.append(
             {
                 "name": name,
-                "kind": "inputs" if name == INPUTS else "module",
-                "color": colours.get(name, "#9aa0a6"),
+                "kind": "module",
+                "color": colours[name],
                 "x": x,
                 "y": y,
                 "w": w,

@@ -153,7 +153,11 @@ class DagView {
       this.edgeElements.push({ source: edge.source, target: edge.target, element });
     }
     for (const node of graph.nodes) this.drawNode(node, nodesLayer);
-    this.viewport.append(groupsLayer, edgesLayer, nodesLayer);
+    // Edges of the selection's upstream move up into their own layer; dimming the others is
+    // then one style change on their layer, not one per edge.
+    const upEdgesLayer = svgElement("g", { class: "kit-edges kit-up-edges" });
+    this.viewport.append(groupsLayer, edgesLayer, upEdgesLayer, nodesLayer);
+    this.layers = { edges: edgesLayer, upEdges: upEdgesLayer };
     this.drawLegend();
     this.highlight();
     this.colourTasks();
@@ -171,7 +175,7 @@ class DagView {
     g.style.setProperty("--kit-colour", group.color);
     svgElement("rect", { x: group.x, y: group.y, width: group.w, height: group.h, rx: 8 }, g);
     const label = svgElement("text", { x: group.x + 8, y: group.y + 14, class: "kit-group-label" }, g);
-    if (group.kind === "module" && !this.isStatic()) {
+    if (!this.isStatic()) {
       label.textContent = `\u25be ${group.name}`;
       const title = svgElement("title", {}, label);
       title.textContent = `Collapse module ${group.name}`;
@@ -296,21 +300,26 @@ class DagView {
     const shownUpstream = new Set();
     for (const name of upstream) shownUpstream.add(graph.shown[name] || name);
     const shownSelected = new Set(selected.map((name) => graph.shown[name] || name));
+    // Only what changed is touched, and no class on a common ancestor restyles every node.
+    const dimming = selected.length > 0;
     for (const [id, element] of this.nodeElements) {
-      const next = shownSelected.has(id) ? "selected" : shownUpstream.has(id) ? "upstream" : "";
-      if (this.state.get(id) === next) continue;
+      const next = shownSelected.has(id) ? "selected" : shownUpstream.has(id) ? "upstream" : dimming ? "dim" : "";
+      if ((this.state.get(id) || "") === next) continue;
       this.state.set(id, next);
       element.classList.toggle("kit-selected", next === "selected");
-      element.classList.toggle("kit-upstream", next !== "");
+      element.classList.toggle("kit-upstream", next === "selected" || next === "upstream");
+      element.classList.toggle("kit-dim", next === "dim");
     }
     for (const edge of this.edgeElements) {
       const on = shownUpstream.has(edge.source) && shownUpstream.has(edge.target);
-      if (edge.on !== on) {
+      if (Boolean(edge.on) !== on) {
         edge.on = on;
         edge.element.classList.toggle("kit-upstream", on);
+        (on ? this.layers.upEdges : this.layers.edges).appendChild(edge.element);
       }
     }
-    this.root.classList.toggle("kit-has-selection", selected.length > 0);
+    this.layers.edges.classList.toggle("kit-dim", dimming);
+    this.root.classList.toggle("kit-has-selection", dimming);
     this.upstream = upstream;
     this.updateStatus();
   }
