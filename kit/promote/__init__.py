@@ -164,10 +164,12 @@ def promote_command(args: argparse.Namespace) -> int:
 def _checked_options(
     retries: int, retry_delay: float, tags: Iterable[str], cache: bool, unsaved: Iterable[str]
 ) -> dict[str, Any]:
-    for name, names in (("tags", tags), ("unsaved", unsaved)):
-        if isinstance(names, str) or not all(isinstance(item, str) and item for item in names):
+    lists = {"tags": tags, "unsaved": unsaved}
+    for name, names in lists.items():
+        lists[name] = () if isinstance(names, str) else tuple(names)
+        if isinstance(names, str) or not all(isinstance(item, str) and item for item in lists[name]):
             raise PromoteError(f"{name}={names!r} is not a list of names", hint=f"pass {name}=['NAME', ...]")
-    tags, unsaved = tuple(tags), tuple(unsaved)
+    tags, unsaved = lists["tags"], lists["unsaved"]
     if not isinstance(retries, int) or retries < 0:
         raise PromoteError(f"retries={retries!r} is not a count", hint="pass a whole number >= 0")
     if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
