@@ -146,6 +146,11 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     # function defaults become parameter defaults; the config is the workspace's
     assert [ast.unparse(d) for d in flow.args.defaults] == ["40", "7", "{'scaling': 'standard'}", "None"]
     assert 'received={"scaled": from_features["scaled"], "label": from_ingest["label"]}' in body
+    # every task is submitted before any result is awaited, so Prefect runs independent tasks at once
+    flow_lines = ast.unparse(flow).splitlines()
+    submits = [i for i, line in enumerate(flow_lines) if ".submit(" in line]
+    results = [i for i, line in enumerate(flow_lines) if ".result()" in line]
+    assert len(submits) == 3 and max(submits) < min(results)
     compile(text, str(path), "exec")
 
 

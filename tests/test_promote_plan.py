@@ -152,6 +152,19 @@ def test_by_module_merges_modules_that_feed_each_other(project: Path) -> None:
     assert_runs_each_node_once(graph, plan)
 
 
+def test_loader_nodes_run_with_the_function_that_made_them(project: Path) -> None:
+    graph = load_workspace("loading").graph()
+    loaders = [name for name in graph.nodes if name.startswith("measurements.")]
+    assert loaders, "@load_from adds loader nodes"
+    for tasks in ("by-tag", "per-output", {"summary": ["mean_width"], "table": ["measurements"]}):
+        plan = make_plan(graph, ["mean_width", "measurements"], tasks)
+        assert {plan.task_of[name] for name in loaders} == {plan.task_of["measurements"]}
+        assert_runs_each_node_once(graph, plan)
+    assert plan.task_of["measurements"] == "table" and plan.task("summary").receives == ("measurements",)
+    assert make_plan(graph, ["mean_width"], "by-tag").task_of["measurements.load_data.df"] == "load"
+    assert make_plan(graph, ["mean_width"], "by-tag").inputs == ("measurements_path",)
+
+
 def test_a_split_is_deterministic(ml: DagGraph) -> None:
     for tasks in ("single", "by-module", "per-output", "by-tag"):
         assert make_plan(ml, ML_OUTPUTS, tasks) == make_plan(ml, ML_OUTPUTS, tasks)
