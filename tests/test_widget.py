@@ -322,6 +322,53 @@ def test_run_with_nothing_selected_says_what_to_do(ws: Workspace) -> None:
     assert "nothing is selected" in widget.panel.run_error.value
 
 
+def test_the_promote_tab_colours_nodes_by_task_and_shows_the_task_graph(ws: Workspace) -> None:
+    widget = ws.widget()
+    widget.selected = ["score"]
+    assert widget.plan == {}  # only while the Promote tab is open
+
+    widget.panel.tabs.selected_index = 1
+
+    assert widget.plan["task_of"] == {"raw": "prep", "clean": "prep", "fit": "model", "score": "model"}
+    assert [task["name"] for task in widget.plan["tasks"]] == ["prep", "model"]
+    picture = widget.panel.task_graph.value
+    assert "<b>2 tasks</b>" in picture and picture.count('class="kit-node kit-kind-task"') == 2
+    widget.panel.strategy.value = "single"
+    assert set(widget.plan["task_of"].values()) == {"compute"}
+    widget.panel.tabs.selected_index = 0
+    assert widget.plan == {}
+
+
+def test_promote_writes_the_flow_and_shows_its_path_and_line(ws: Workspace, project: Path) -> None:
+    widget = ws.widget()
+    widget.selected = ["score", "clean"]
+    widget.panel.tabs.selected_index = 1
+    widget.panel.flow_name.value = "scoring"
+    widget.panel.strategy.value = "per-output"
+
+    widget.panel.promote_button.click()
+
+    assert widget.panel.promote_error.value == ""
+    flow = project / "flows" / "scoring.py"
+    assert flow.is_file() and "def scoring(" in flow.read_text()
+    shown = widget.panel.promote_result.value
+    assert "flows/scoring.py" in shown
+    assert "%hamilton_promote scoring --outputs score clean --tasks per-output" in shown
+
+
+def test_promote_mistakes_are_shown_in_the_panel(ws: Workspace, project: Path) -> None:
+    widget = ws.widget()
+    widget.panel.tabs.selected_index = 1
+    widget.selected = ["score"]
+    widget.panel.promote_button.click()
+    assert "the flow has no name" in widget.panel.promote_error.value
+
+    widget.panel.flow_name.value = "pandas"
+    widget.panel.promote_button.click()
+    assert "PromoteError" in widget.panel.promote_error.value and "shadow" in widget.panel.promote_error.value
+    assert not (project / "flows" / "pandas.py").exists()
+
+
 def test_submit_without_a_notebook_says_so_in_the_panel(ws: Workspace) -> None:
     widget = ws.widget()
     widget.panel.submit_button.click()

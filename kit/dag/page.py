@@ -53,7 +53,7 @@ def _node_svg(node: Mapping[str, Any]) -> str:
         stroke = 3.0 if kind == "task" else 2.5 if kind == "module" else 2.2 if len(node.get("variants", [])) > 1 else 1.4
         rect.update(fill=colour, fill_opacity=opacity, stroke=colour, stroke_width=stroke)
     return (
-        f'<g class="kit-node kit-kind-{kind}" {_attrs(transform=f"translate({x:.1f},{y:.1f})")}>'
+        f'<g class="kit-node kit-kind-{kind}" {_attrs(transform=f"translate({x:.1f},{y:.1f})", style=f"--kit-colour:{colour}")}>'
         f"<title>{html.escape(_tooltip(node))}</title>"
         f"<rect {_attrs(**rect)}/>"
         f'<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill="#1f2328")}>{html.escape(node["name"])}</text>'
@@ -97,7 +97,10 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
             rect = {"x": group["x"], "y": group["y"], "width": group["w"], "height": group["h"], "rx": 8}
             rect.update(fill=colour, fill_opacity=0.06, stroke=colour, stroke_opacity=0.55)
             label = {"x": group["x"] + 8, "y": group["y"] + 14, "font_size": 11, "text_anchor": "start", "fill": colour}
-            parts.append(f"<g><rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>")
+            parts.append(
+                f'<g class="kit-group" {_attrs(style=f"--kit-colour:{colour}")}>'
+                f"<rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>"
+            )
         for edge in payload.get("edges", []):
             parts.append(f'<path {_attrs(d=edge["path"], fill="none", stroke="#8c959f", stroke_width=1.2, marker_end="url(#kit-arrow)")}/>')
         parts.extend(_node_svg(node) for node in payload["nodes"])

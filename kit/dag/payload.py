@@ -348,7 +348,8 @@ def plan_payload(plan: Any) -> dict[str, Any]:
     producer = dict(plan.task_of)
     nodes = []
     for task in plan.tasks:
-        sub = _cut(f"{len(task.nodes)} node{'s' if len(task.nodes) != 1 else ''} \u2192 {', '.join(task.outputs)}", SUB_MAX)
+        sub = f"{len(task.nodes)} node{'s' if len(task.nodes) != 1 else ''}"
+        sub = _cut(f"{sub} \u2192 {', '.join(task.outputs)}" if task.outputs else sub, SUB_MAX)
         nodes.append(
             {
                 "id": task.name,

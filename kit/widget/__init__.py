@@ -57,7 +57,7 @@ class DagWidget(anywidget.AnyWidget):
         self.refresh()
         workspace.on_change(self._on_workspace_change)
         self.observe(self._on_collapsed, "collapsed")
-        self._shell = _ipython()
+        self._shell = ipython_shell()
         if self._shell is not None:
             self._shell.events.register("post_run_cell", self._after_cell)
         from kit.widget._panel import Panel
@@ -144,7 +144,8 @@ class DagWidget(anywidget.AnyWidget):
         return self._box._repr_mimebundle_(**kwargs)
 
 
-def _ipython() -> Any:
+def ipython_shell() -> Any:
+    """The running IPython shell, or None (a script, `kit dag`)."""
     try:
         from IPython import get_ipython
     except ImportError:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from kit.errors import KitError
+from kit.widget import describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.widget import DagWidget
@@ -46,8 +47,6 @@ def _shown_in(place: Callable[[Panel], w.HTML]) -> Callable[[Callable[..., None]
     def decorate(handler: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(handler)
         def guarded(self: Panel, *args: Any) -> None:
-            from kit.widget import describe_error
-
             target = place(self)
             target.value = ""
             try:
@@ -190,11 +189,11 @@ class Panel:
         if not outputs:
             raise KitError("nothing is selected", hint="click the outputs the flow should compute in the graph")
         self.promote_result.value = ""
-        path = self.widget.workspace.promote(flow, outputs, tasks=self.strategy.value)
+        ws = self.widget.workspace
+        path = ws.promote(flow, outputs, tasks=self.strategy.value)
         line = promote_line(flow, outputs, self.strategy.value)
-        self.promote_result.value = (
-            f"wrote {_code(str(path))}<br>the same as the line<br>{_code(line)}"
-        )
+        shown = ws.project.relative(path) if ws.project is not None else str(path)
+        self.promote_result.value = f"Wrote {_code(shown)}, as this line in a cell would:<br>{_code(line)}"
 
     # -- Submit ---------------------------------------------------------------------------------
 
@@ -214,30 +213,39 @@ class Panel:
         self._submitting.start()
 
     def _follow(self, command: list[str], cwd: Path, name: str) -> None:
-        """Stream the subprocess's output into the panel (a thread: the kernel stays responsive)."""
+        """Stream the subprocess's output into the panel, with the time it has run (a thread: the kernel stays free)."""
         lines: list[str] = []
         started = time.monotonic()
+        code: int | None = None
         try:
             process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-            assert process.stdout is not None
-            for line in process.stdout:
-                lines = [*lines[-LOG_LINES:], line.rstrip("\n")]
-                self.submit_status.value = f"running {_code('kit submit ' + name)}... {time.monotonic() - started:.0f} s"
-                self.submit_log.value = _log_html(lines)
-            code = process.wait()
+            reader = threading.Thread(target=_collect, args=(process, lines), daemon=True)
+            reader.start()
+            while code is None:
+                try:
+                    code = process.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    self.submit_status.value = f"running {_code('kit submit ' + name)}... {time.monotonic() - started:.0f} s"
+                    self.submit_log.value = _log_html(lines)
+            reader.join()
         except Exception as error:  # noqa: BLE001 - a thread: the panel is the only place to show it
-            from kit.widget import describe_error
-
             self.submit_error.value = _error_html(describe_error(error))
-            code = None
         finally:
             self.submit_button.disabled = False
         seconds = time.monotonic() - started
         if code == 0:
             self.submit_status.value = f'<span class="kit-submit-done" style="color:#1a7f37">&#10003; kit submit {html.escape(name)} finished in {seconds:.0f} s</span>'
         elif code is not None:
-            self.submit_status.value = f'<span class="kit-submit-failed" style="color:#82071e">&#10007; kit submit {html.escape(name)} failed (exit {code})</span>'
+            self.submit_status.value = f'<span class="kit-submit-failed" style="color:#82071e">&#10007; kit submit {html.escape(name)} failed (exit {code}) after {seconds:.0f} s</span>'
         self.submit_log.value = _log_html(lines)
+
+
+def _collect(process: subprocess.Popen, lines: list[str]) -> None:
+    """Append the process's output lines to `lines`, keeping the last LOG_LINES."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        del lines[:-LOG_LINES]
 
 
 def _log_html(lines: list[str]) -> str:
@@ -267,7 +275,5 @@ def notebook_file(ws: Any) -> Path:
 
 def _user_namespace() -> dict[str, Any]:
     """The notebook's variables (empty outside IPython)."""
-    from kit.widget import _ipython
-
-    shell = _ipython()
+    shell = ipython_shell()
     return shell.user_ns if shell is not None else {}
