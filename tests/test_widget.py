@@ -286,6 +286,18 @@ def test_hamilton_dag_magic_shows_the_widget_with_outputs_selected(shell) -> Non
     assert isinstance(run_cell(shell, "%hamilton_dag nope").error_in_exec, UnknownNodeError)
 
 
+def test_display_flag_of_the_cell_magic_shows_the_widget_with_its_panel(shell) -> None:
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        result = run_cell(shell, "%%hamilton base -d\ndef a() -> int:\n    return 1\n")
+    assert result.success
+    widget = kit.workspace().widget()
+    shown = [output.data["application/vnd.jupyter.widget-view+json"]["model_id"] for output in captured.outputs]
+    assert shown == [widget._box.model_id]
+    assert set(widget.graph["deps"]) == {"a"}
+
+
 # -- the panel ------------------------------------------------------------------------------------
 
 

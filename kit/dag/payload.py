@@ -211,12 +211,12 @@ def _module_box(name: str, members: Sequence[str]) -> dict:
 # -- the payload --------------------------------------------------------------------------------
 
 
-def empty_payload(message: str = "") -> dict[str, Any]:
+def empty_payload() -> dict[str, Any]:
     """The payload of a workspace without nodes."""
     return {
         "version": 0,
         "engine": "none",
-        "note": message,
+        "note": "",
         "width": 0,
         "height": 0,
         "nodes": [],

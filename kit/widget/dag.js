@@ -44,7 +44,7 @@ class DagView {
     this.model = model;
     this.el = el;
     this.transform = { x: 0, y: 0, k: 1 };
-    this.drawnVersion = null;
+    this.viewed = false; // whether a graph with nodes was shown yet (its first view is fitted)
     this.nodeElements = new Map(); // displayed id -> <g>
     this.nodeData = new Map(); // displayed id -> payload node
     this.edgeElements = []; // [{source, target, element}]
@@ -125,11 +125,8 @@ class DagView {
     this.empty.hidden = !isEmpty;
     this.canvas.hidden = isEmpty;
     this.empty.textContent = isEmpty
-      ? graph.note ||
-        "No Hamilton nodes yet. Write functions in a %%hamilton NAME cell and run it: this view follows the workspace."
+      ? "No Hamilton nodes yet. Write functions in a %%hamilton NAME cell and run it: this view follows the workspace."
       : "";
-    const firstDraw = this.drawnVersion === null;
-    this.drawnVersion = graph.version;
     this.viewport.replaceChildren();
     this.nodeElements.clear();
     this.nodeData.clear();
@@ -162,7 +159,8 @@ class DagView {
     this.highlight();
     this.colourTasks();
     this.applySearch();
-    if (firstDraw) {
+    if (!this.viewed) {
+      this.viewed = true;
       // A small graph gets a small canvas; the user may resize it (its corner) at any time.
       if (!this.isStatic()) this.canvas.style.height = `${Math.max(240, Math.min(620, graph.height + 24))}px`;
       requestAnimationFrame(() => this.initialView());

@@ -119,4 +119,20 @@ def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspac
     shot = tmp_path / "widget.png"
     cell(page, 3).locator(".jp-Cell-outputArea").screenshot(path=shot)
     shutil.copy(shot, REPO / "docs" / "widget.png")
+
+    # Collapsing a module (its legend button) lays the graph out again in the kernel: one box.
+    page.locator(".kit-legend-module", has_text="explore_model").get_by_role("button", name="collapse").click()
+    module_box = page.locator('g.kit-node.kit-kind-module[data-name="module:explore_model"]')
+    module_box.wait_for()
+    assert node(page, "score").count() == 0
+    assert "kit-upstream" in (module_box.get_attribute("class") or "")  # score, inside, is selected
+    module_box.click()  # expands it again
+    node(page, "score").wait_for()
+
+    # A broken cell: its error over the last good graph.
+    run_cell_again(page, 1, PREP_WITH_EXTRA.replace("return raw + 100", "return raw +"))
+    error = page.locator(".kit-error")
+    error.wait_for()
+    assert "syntax error" in error.inner_text() and "explore_prep" in error.inner_text()
+    assert node(page, "extra").count() == 1
     assert page.page_errors == []
