@@ -80,3 +80,20 @@ def parse_config(text: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
             )
         config[key] = resolve_value(value, namespace)
     return config
+
+
+def config_references(text: str) -> dict[str, str]:
+    """The keys whose value is written `$name` in `k=v` config text: key -> variable name."""
+    text = text.strip()
+    if not text or text[0] in "{[" or "=" not in text:
+        return {}
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return {}
+    references = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        if value.startswith("$") and value[1:].isidentifier():
+            references[key] = value[1:]
+    return references

@@ -10,7 +10,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import Markdown, display
 
-from kit.config import parse_config
+from kit.config import config_references, parse_config
 from kit.errors import KitError
 from kit.workspace import Workspace, workspace
 
@@ -76,9 +76,11 @@ class KitMagics(Magics):
             raise MagicUsageError("%%hamilton", "the cell has no module name", "%%hamilton NAME [options]")
         ws = self.workspace
         config: dict[str, Any] = {}
+        references: dict[str, str] = {}
         for text in args.config:
             config.update(parse_config(text, self._namespace))
-        ws.update_config(config)
+            references.update(config_references(text))
+        ws.update_config(config, references)
         module = ws.add_cell(args.name, cell, magic_line=f"%%hamilton {line.strip()}", override=args.override)
         existing = self._namespace.get(args.name)
         if existing is None or existing is module or type(existing).__name__ == "module":
@@ -107,7 +109,7 @@ class KitMagics(Magics):
     @line_magic
     def hamilton_config(self, line: str) -> None:
         """%hamilton_config KEY=VALUE ... | JSON | VARIABLE: replace the workspace config."""
-        self.workspace.config = parse_config(line, self._namespace)
+        self.workspace.set_config(parse_config(line, self._namespace), config_references(line))
 
     @line_magic
     def hamilton_use(self, line: str) -> None:

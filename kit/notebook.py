@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.config import parse_config
+from kit.config import config_references, parse_config
 from kit.errors import CellError, ConfigError, KitError
 from kit.project import require_project
 from kit.workspace import Workspace
@@ -325,12 +325,14 @@ def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
     """Do to `ws` what running the step in a kernel does (a promote line changes no workspace)."""
     if isinstance(step, HamiltonCell):
         config: dict[str, Any] = {}
+        references: dict[str, str] = {}
         for text in step.config:
             config.update(parse_config(text, parameters))
-        ws.update_config(config)
+            references.update(config_references(text))
+        ws.update_config(config, references)
         ws.add_cell(step.name, step.body, magic_line=step.magic_line, override=step.override)
     elif step.magic == "hamilton_config":
-        ws.config = parse_config(step.argument, parameters)
+        ws.set_config(parse_config(step.argument, parameters), config_references(step.argument))
     elif step.magic == "hamilton_use":
         from kit.magics import MagicUsageError, _names_parser, _parse
 

@@ -45,6 +45,7 @@ class Workspace:
         self.notebook = notebook
         self._entries: dict[str, ModuleEntry] = {}
         self._config: dict[str, Any] = {}
+        self._config_references: dict[str, str] = {}
         self._driver: hamilton_driver.Driver | None = None
         self._graph: DagGraph | None = None
         self._node_names: dict[tuple[int, str], list[str]] = {}
@@ -79,14 +80,35 @@ class Workspace:
 
     @config.setter
     def config(self, value: Mapping[str, Any]) -> None:
-        self._config = dict(value)
+        self.set_config(value)
+
+    @property
+    def config_references(self) -> dict[str, str]:
+        """Config keys whose value came from a notebook variable (`model=$model_type`): key -> name."""
+        return dict(self._config_references)
+
+    def set_config(self, values: Mapping[str, Any], references: Mapping[str, str] | None = None) -> None:
+        """Replace the config (what `%hamilton_config` does), remembering `$name` references."""
+        self._config = dict(values)
+        self._config_references = dict(references or {})
         self._changed()
 
-    def update_config(self, values: Mapping[str, Any]) -> None:
+    def update_config(self, values: Mapping[str, Any], references: Mapping[str, str] | None = None) -> None:
         """Merge `values` into the config (what `-c` on a cell does)."""
         if values:
             self._config.update(values)
+            for key in values:
+                self._config_references.pop(key, None)
+            self._config_references.update(references or {})
             self._changed()
+
+    def with_config(self, config: Mapping[str, Any]) -> Workspace:
+        """A workspace with the same modules under another config (the current one is untouched)."""
+        other = Workspace(self._project, self.notebook)
+        other._entries = dict(self._entries)
+        other._config = dict(config)
+        other._node_names = self._node_names
+        return other
 
     def on_change(self, listener: Callable[[Workspace], None]) -> None:
         """Call `listener(workspace)` after every change of modules or config."""
@@ -281,7 +303,8 @@ class Workspace:
         """Write flows/FLOW.py computing `outputs`, split into Prefect tasks by `tasks`."""
         from kit.promote import promote_workspace
 
-        return promote_workspace(self, flow, list(outputs), tasks=tasks, **options)
+        wanted = [outputs] if isinstance(outputs, str) else list(outputs)
+        return promote_workspace(self, flow, wanted, tasks=tasks, **options)
 
     def widget(self) -> Any:
         """The one DAG widget of this workspace (created on first use)."""

@@ -204,6 +204,9 @@ def _spec(
     from kit.promote.codegen import FlowSpec, ModuleImport, is_literal
 
     check_name(flow, "flow", flow=flow, hint="name the flow with an identifier such as 'training_flow'")
+    written = _written_config(ws)
+    if written != ws.config:
+        ws = ws.with_config(written)
     entries = ws.entries
     if flow in entries:
         raise PromoteError(
@@ -243,6 +246,19 @@ def _spec(
         tags=options["tags"],
         cache=options["cache"],
     )
+
+
+def _written_config(ws: Workspace) -> dict[str, Any]:
+    """The config as the notebook writes it: `model=$model_type` takes the parameters cell's literal.
+
+    A validation run injects other parameter values; the flow must not drift with them.
+    """
+    references = ws.config_references
+    literals = _notebook_literals(ws) if references else {}
+    return {
+        key: literals[references[key]] if references.get(key) in literals else value
+        for key, value in ws.config.items()
+    }
 
 
 def _notebook(ws: Workspace) -> str | None:
