@@ -22,7 +22,8 @@ LEGEND_ROW = 20.0
 
 
 def _attrs(**values: Any) -> str:
-    return " ".join(f'{key.rstrip("_").replace("_", "-")}="{html.escape(str(value), quote=True)}"' for key, value in values.items())
+    """SVG attributes from keywords: `stroke_width=2` is `stroke-width="2"`."""
+    return " ".join(f'{key.replace("_", "-")}="{html.escape(str(value), quote=True)}"' for key, value in values.items())
 
 
 def _tooltip(node: Mapping[str, Any]) -> str:
@@ -50,10 +51,12 @@ def _node_svg(node: Mapping[str, Any]) -> str:
         rect.update(fill="#eaeef2", stroke="#6e7781", stroke_dasharray="1 2", stroke_width=1.4)
     else:
         opacity = 0.35 if kind == "module" else 0.16
-        stroke = 3.0 if kind == "task" else 2.5 if kind == "module" else 2.2 if len(node.get("variants", [])) > 1 else 1.4
+        variants = len(node.get("variants", [])) > 1
+        stroke = 3.0 if kind == "task" else 2.5 if kind == "module" else 2.2 if variants else 1.4
         rect.update(fill=colour, fill_opacity=opacity, stroke=colour, stroke_width=stroke)
+    place = _attrs(transform=f"translate({x:.1f},{y:.1f})", style=f"--kit-colour:{colour}")
     return (
-        f'<g class="kit-node kit-kind-{kind}" {_attrs(transform=f"translate({x:.1f},{y:.1f})", style=f"--kit-colour:{colour}")}>'
+        f'<g class="kit-node kit-kind-{kind}" {place}>'
         f"<title>{html.escape(_tooltip(node))}</title>"
         f"<rect {_attrs(**rect)}/>"
         f'<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill="#1f2328")}>{html.escape(node["name"])}</text>'
@@ -64,7 +67,10 @@ def _node_svg(node: Mapping[str, Any]) -> str:
 
 def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[str, float]:
     """Legend entries in rows under the graph; returns the SVG and the height it takes."""
-    entries = [(m["color"], "box", f"{m['name']} ({m['count']}{', collapsed' if m['collapsed'] else ''})") for m in payload.get("modules", [])]
+    entries = [
+        (m["color"], "box", f"{m['name']} ({m['count']}{', collapsed' if m['collapsed'] else ''})")
+        for m in payload.get("modules", [])
+    ]
     if payload.get("modules"):
         entries += [("#6e7781", "input", "external input"), ("#6e7781", "config", "from the config")]
     parts, x, y = [], 12.0, top + 14
@@ -75,8 +81,10 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
         swatch = {"x": x, "y": y - 9, "width": 16, "height": 10, "rx": 2, "stroke": colour, "stroke_width": 1.5}
         if kind == "box":
             swatch.update(fill=colour, fill_opacity=0.35)
+        elif kind == "input":
+            swatch.update(fill="#ffffff", stroke_dasharray="3 2", rx=5)
         else:
-            swatch.update(fill="#ffffff" if kind == "input" else "#eaeef2", stroke_dasharray="3 2" if kind == "input" else "1 2", rx=5)
+            swatch.update(fill="#eaeef2", stroke_dasharray="1 2", rx=5)
         parts.append(f"<rect {_attrs(**swatch)}/>")
         parts.append(f'<text {_attrs(x=x + 22, y=y, font_size=11, fill="#1f2328")}>{html.escape(text)}</text>')
         x += size
@@ -88,7 +96,8 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
     width, height = float(payload.get("width") or 0), float(payload.get("height") or 0)
     if not payload.get("nodes"):
         width, height = 360.0, 40.0
-        body = f'<text {_attrs(x=12, y=24, font_size=12, fill="#59636e")}>no nodes: the notebook has no %%hamilton cells</text>'
+        message = "no nodes: the notebook has no %%hamilton cells"
+        body = f'<text {_attrs(x=12, y=24, font_size=12, fill="#59636e")}>{message}</text>'
         legend, legend_height = "", 0.0
     else:
         parts = []
@@ -101,8 +110,8 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
                 f'<g class="kit-group" {_attrs(style=f"--kit-colour:{colour}")}>'
                 f"<rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>"
             )
-        for edge in payload.get("edges", []):
-            parts.append(f'<path {_attrs(d=edge["path"], fill="none", stroke="#8c959f", stroke_width=1.2, marker_end="url(#kit-arrow)")}/>')
+        line = {"fill": "none", "stroke": "#8c959f", "stroke_width": 1.2, "marker_end": "url(#kit-arrow)"}
+        parts.extend(f'<path {_attrs(d=edge["path"], **line)}/>' for edge in payload.get("edges", []))
         parts.extend(_node_svg(node) for node in payload["nodes"])
         body = "".join(parts)
         legend, legend_height = _legend_svg(payload, height, width)

@@ -65,7 +65,9 @@ class DagWidget(anywidget.AnyWidget):
         self.panel = Panel(self)
         self.layout.flex = "1 1 auto"
         self.layout.min_width = "0"
-        self._box = ipywidgets.HBox([self, self.panel.box], layout=ipywidgets.Layout(width="100%", align_items="flex-start"))
+        self._box = ipywidgets.HBox(
+            [self, self.panel.box], layout=ipywidgets.Layout(width="100%", align_items="flex-start")
+        )
 
     # -- following the workspace -------------------------------------------------------------
 

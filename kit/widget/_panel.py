@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+from IPython.display import HTML
 
 from kit.errors import KitError
 from kit.widget import describe_error, ipython_shell
@@ -38,7 +39,7 @@ def _names(names: list[str], limit: int = 30) -> str:
 
 
 def _error_html(text: str) -> str:
-    return f'<pre class="kit-panel-error" style="white-space:pre-wrap;color:#82071e;background:#ffebe9;padding:6px;border-radius:4px;margin:4px 0">{html.escape(text)}</pre>'
+    return f'<pre class="kit-panel-error">{html.escape(text)}</pre>'
 
 
 def _shown_in(place: Callable[[Panel], w.HTML]) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -67,25 +68,42 @@ class Panel:
         self.selection = w.HTML()
         self.will_run = w.HTML()
 
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play", tooltip="Execute the selected outputs in this kernel")
+        self.run_button = w.Button(
+            description="Run", button_style="primary", icon="play", tooltip="Execute the selected outputs in this kernel"
+        )
         self.run_error = w.HTML()
         self.results = w.Output()
         run_tab = w.VBox([self.run_button, self.run_error, self.results])
 
-        self.flow_name = w.Text(placeholder="flow name, e.g. train_model", description="Flow", layout=w.Layout(width="auto"))
-        self.strategy = w.Dropdown(options=STRATEGIES, value="by-module", description="Tasks", layout=w.Layout(width="auto"))
-        self.promote_button = w.Button(description="Promote to flow", button_style="success", icon="upload", tooltip="Write flows/FLOW.py for the selected outputs")
+        auto = w.Layout(width="auto")
+        self.flow_name = w.Text(placeholder="flow name, e.g. train_model", description="Flow", layout=auto)
+        self.strategy = w.Dropdown(options=STRATEGIES, value="by-module", description="Tasks", layout=auto)
+        self.promote_button = w.Button(
+            description="Promote to flow",
+            button_style="success",
+            icon="upload",
+            tooltip="Write flows/FLOW.py for the selection",
+        )
         self.promote_error = w.HTML()
         self.promote_result = w.HTML()
         self.task_graph = w.HTML()
-        promote_tab = w.VBox([self.flow_name, self.strategy, self.task_graph, self.promote_button, self.promote_error, self.promote_result])
+        promote_tab = w.VBox(
+            [self.flow_name, self.strategy, self.task_graph, self.promote_button, self.promote_error, self.promote_result]
+        )
 
-        self.submit_button = w.Button(description="Submit", button_style="warning", icon="paper-plane", tooltip="kit submit on this notebook as saved")
+        self.submit_button = w.Button(
+            description="Submit",
+            button_style="warning",
+            icon="paper-plane",
+            tooltip="kit submit on this notebook as saved",
+        )
         self.submit_note = w.HTML("<small>Runs <code>kit submit</code> on the notebook file as saved: save it first.</small>")
         self.submit_status = w.HTML()
         self.submit_error = w.HTML()
         self.submit_log = w.HTML()
-        submit_tab = w.VBox([self.submit_note, self.submit_button, self.submit_status, self.submit_error, self.submit_log])
+        submit_tab = w.VBox(
+            [self.submit_note, self.submit_button, self.submit_status, self.submit_error, self.submit_log]
+        )
 
         self.tabs = w.Tab(children=[run_tab, promote_tab, submit_tab])
         self.tabs.titles = ("Run", "Promote", "Submit")
@@ -148,9 +166,10 @@ class Panel:
         results = ws.execute(outputs, inputs=inputs)
         seconds = time.perf_counter() - started
         self.widget.results = results
-        self.results.append_display_data(w.HTML(f"<small>ran in {seconds:.2f} s; also in <code>widget.results</code></small>"))
+        took = f"<small>ran in {seconds:.2f} s; also in <code>widget.results</code></small>"
+        self.results.append_display_data(HTML(took))
         for name in outputs:
-            self.results.append_display_data(w.HTML(f"<b>{html.escape(name)}</b>"))
+            self.results.append_display_data(HTML(f"<b>{html.escape(name)}</b>"))
             self.results.append_display_data(results[name])
 
     # -- Promote --------------------------------------------------------------------------------
@@ -174,7 +193,7 @@ class Panel:
         count = len(plan["tasks"])
         self.task_graph.value = (
             f"<b>{count} task{'s' if count != 1 else ''}</b>"
-            f'<div style="max-height:260px;overflow:auto">{svg_picture(plan["graph"], max_width=320)}</div>'
+            f'<div class="kit-task-graph">{svg_picture(plan["graph"], max_width=320)}</div>'
         )
 
     @_shown_in(lambda panel: panel.promote_error)
@@ -213,19 +232,22 @@ class Panel:
         self._submitting.start()
 
     def _follow(self, command: list[str], cwd: Path, name: str) -> None:
-        """Stream the subprocess's output into the panel, with the time it has run (a thread: the kernel stays free)."""
+        """Stream the subprocess's output and running time into the panel (in a thread: the kernel stays free)."""
         lines: list[str] = []
         started = time.monotonic()
         code: int | None = None
+        running = f"running {_code('kit submit ' + name)}..."
         try:
-            process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            process = subprocess.Popen(
+                command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            )
             reader = threading.Thread(target=_collect, args=(process, lines), daemon=True)
             reader.start()
             while code is None:
                 try:
                     code = process.wait(timeout=1)
                 except subprocess.TimeoutExpired:
-                    self.submit_status.value = f"running {_code('kit submit ' + name)}... {time.monotonic() - started:.0f} s"
+                    self.submit_status.value = f"{running} {time.monotonic() - started:.0f} s"
                     self.submit_log.value = _log_html(lines)
             reader.join()
         except Exception as error:  # noqa: BLE001 - a thread: the panel is the only place to show it
@@ -233,10 +255,13 @@ class Panel:
         finally:
             self.submit_button.disabled = False
         seconds = time.monotonic() - started
+        what = f"kit submit {html.escape(name)}"
         if code == 0:
-            self.submit_status.value = f'<span class="kit-submit-done" style="color:#1a7f37">&#10003; kit submit {html.escape(name)} finished in {seconds:.0f} s</span>'
+            self.submit_status.value = f'<span class="kit-submit-done">&#10003; {what} finished in {seconds:.0f} s</span>'
         elif code is not None:
-            self.submit_status.value = f'<span class="kit-submit-failed" style="color:#82071e">&#10007; kit submit {html.escape(name)} failed (exit {code}) after {seconds:.0f} s</span>'
+            self.submit_status.value = (
+                f'<span class="kit-submit-failed">&#10007; {what} failed (exit {code}) after {seconds:.0f} s</span>'
+            )
         self.submit_log.value = _log_html(lines)
 
 
@@ -249,8 +274,7 @@ def _collect(process: subprocess.Popen, lines: list[str]) -> None:
 
 
 def _log_html(lines: list[str]) -> str:
-    text = html.escape("\n".join(lines))
-    return f'<pre class="kit-submit-log" style="max-height:220px;overflow:auto;font-size:11px;white-space:pre-wrap">{text}</pre>'
+    return f'<pre class="kit-submit-log">{html.escape(chr(10).join(lines))}</pre>'
 
 
 def notebook_file(ws: Any) -> Path:
