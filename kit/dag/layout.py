@@ -12,6 +12,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kit.errors import KitError
+
 # Distances in pixels (dot works in points; one point is drawn as one pixel).
 NODE_GAP = 22.0  # between boxes of one rank
 RANK_GAP = 34.0  # between ranks
@@ -61,8 +63,16 @@ class Placement:
     note: str = ""
 
 
-class LayoutFailed(RuntimeError):
-    """dot ran but gave no usable layout (a crash, a timeout, output it did not finish)."""
+class LayoutFailed(KitError):
+    """dot is missing, or gave no usable layout (a crash, a timeout, output it did not finish)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"graphviz dot cannot lay out the DAG: {reason}",
+            hint="install graphviz (apt-get install graphviz, conda install graphviz), or leave the engine "
+            "to kit, which falls back to igraph",
+        )
 
 
 def dot_path() -> str | None:
@@ -90,7 +100,7 @@ def layout(
             if engine == "dot":
                 raise
             placement = _igraph_layout(boxes, edges)
-            placement.note = f"dot failed ({error}); laid out with igraph"
+            placement.note = f"dot failed ({error.reason}); laid out with igraph"
             return placement
     return _igraph_layout(boxes, edges)
 

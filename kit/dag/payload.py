@@ -14,6 +14,7 @@ import graphlib
 import inspect
 import json
 import textwrap
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,7 +215,6 @@ def _module_box(name: str, members: Sequence[str]) -> dict:
 def empty_payload() -> dict[str, Any]:
     """The payload of a workspace without nodes."""
     return {
-        "version": 0,
         "engine": "none",
         "note": "",
         "width": 0,
@@ -234,7 +234,7 @@ def dag_payload(ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | N
     Raises the workspace's KitError when its DAG cannot be built, and GraphError on a cycle.
     """
     if not ws.entries:
-        return {**empty_payload(), "version": ws.version}
+        return empty_payload()
     graph = ws.graph()
     check_acyclic(graph)
     config = ws.config
@@ -280,7 +280,7 @@ def dag_payload(ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | N
     groups = [Group(name, f"\u25be {name}  ") for name in colours if name not in collapsed]
     boxes = [Box(n["id"], n["w"], n["h"], _group_of(n)) for n in nodes]
     placement = layout(boxes, edges, groups, engine=engine)
-    return _assemble(ws, graph, nodes, placement, colours, collapsed, members, unchosen, shown)
+    return _assemble(ws, graph, nodes, placement, colours, collapsed, unchosen, shown)
 
 
 def _assemble(
@@ -290,38 +290,28 @@ def _assemble(
     placement: Placement,
     colours: Mapping[str, str],
     collapsed: Sequence[str],
-    members: Mapping[str, list[str]],
     unchosen: Mapping[str, list[dict[str, Any]]],
     shown: Mapping[str, str],
 ) -> dict[str, Any]:
     for node in nodes:
         node["x"], node["y"] = placement.centres[node["id"]]
-    group_boxes = []
-    for name, (x, y, w, h) in placement.groups.items():
-        group_boxes.append(
-            {
-                "name": name,
-                "kind": "module",
-                "color": colours[name],
-                "x": x,
-                "y": y,
-                "w": w,
-                "h": h,
-            }
-        )
+    group_boxes = [
+        {"name": name, "kind": "module", "color": colours[name], "x": x, "y": y, "w": w, "h": h}
+        for name, (x, y, w, h) in placement.groups.items()
+    ]
+    counts = Counter(info.module for info in graph.nodes.values())
     modules = [
         {
             "name": name,
             "color": colour,
             "collapsed": name in collapsed,
-            "count": sum(1 for info in graph.nodes.values() if info.module == name),
+            "count": counts[name],
             "cell": ws.entries[name].is_cell,
             "unchosen": unchosen.get(name, []),
         }
         for name, colour in colours.items()
     ]
     return {
-        "version": ws.version,
         "engine": placement.engine,
         "note": placement.note,
         "width": placement.width,
