@@ -15,11 +15,8 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
 .PHONY: demo test lab install system-packages clean
 
-# Until `kit demo` lands (issue #7): the smallest real path, the quickstart validated by papermill.
 demo: $(STAMP)
-	@mkdir -p runs
-	$(PY) -c "import papermill; papermill.execute_notebook('notebooks/quickstart.ipynb', 'runs/quickstart.ipynb', cwd='notebooks', progress_bar=False)"
-	@echo "demo: notebooks/quickstart.ipynb ran clean under papermill; executed copy in runs/quickstart.ipynb"
+	$(VENV)/bin/kit demo
 
 test: $(STAMP) system-packages
 	$(PY) -m pytest
