@@ -111,6 +111,22 @@ class MissingInputsError(KitError):
         )
 
 
+class InputTypeError(KitError):
+    """Input (or config) values whose type the nodes that take them do not accept."""
+
+    def __init__(self, mismatches: Mapping[str, tuple[str, str, list[str]]]) -> None:
+        """`mismatches`: input name -> (expected type, given type, nodes that take it)."""
+        self.mismatches = dict(mismatches)
+        lines = [
+            f"  {name}: expected {expected}, got {given} (taken by {', '.join(users)})"
+            for name, (expected, given, users) in self.mismatches.items()
+        ]
+        super().__init__(
+            "inputs of the wrong type:\n" + "\n".join(lines),
+            hint="pass values of the declared types (a float input wants 3.0, not 3)",
+        )
+
+
 class GraphError(KitError):
     """The workspace modules do not make a DAG Hamilton can build or run."""
 

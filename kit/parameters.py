@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,24 @@ class NotebookParameters:
         unknown = [name for name in parameters if name not in self.defaults]
         if unknown:
             raise UnknownParameterError(notebook, unknown, self.defaults, has_cell=self.has_cell)
+
+    def conform(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """`-p scale 3` for a cell that writes `scale = 2.0` is the float 3.0, as the cell declares it.
+
+        papermill would inject the int 3, and Hamilton refuses an int for a `float` input.
+        """
+        conformed = dict(parameters)
+        for name, value in parameters.items():
+            if type(value) is int and isinstance(_literal(self.defaults.get(name)), float):
+                conformed[name] = float(value)
+        return conformed
+
+
+def _literal(text: str | None) -> Any:
+    try:
+        return ast.literal_eval(text) if text is not None else None
+    except (ValueError, SyntaxError):
+        return None
 
 
 def typed_parameter(text: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 from kit import generated
 from kit.errors import KitError
-from kit.parameters import collect_parameters, typed_flow_parameter
+from kit.parameters import collect_parameters, notebook_parameters, typed_flow_parameter
 from kit.project import Project, require_project
 from kit.validate import ValidationReport, validate
 
@@ -209,6 +209,7 @@ def submit(
         )
     values = collect_parameters(file=parameters_file) if parameters_file else {}
     values.update(parameters or {})
+    values = notebook_parameters(path).conform(values)
     _check_json("parameter", values)
     _check_json("flow parameter", flow_parameters or {})
     report = validate([path], values, timeout=timeout, out=out, progress=progress)

@@ -193,13 +193,14 @@ def validate(
     values = collect_parameters(file=parameters_file) if parameters_file else {}
     values.update(parameters or {})
     resolved = list(dict.fromkeys(_check_notebook(path) for path in paths))  # each notebook once
-    for notebook in resolved:
-        notebook_parameters(notebook).check(notebook, values)
+    declared = {notebook: notebook_parameters(notebook) for notebook in resolved}
+    for notebook, cell in declared.items():
+        cell.check(notebook, values)
     folder = _out_folder(resolved[0], out)
     run_jobs = [
         _Job(
             notebook=notebook,
-            parameters=dict(values),
+            parameters=declared[notebook].conform(values),
             executed=_executed_path(folder, notebook),
             timeout=timeout,
             progress_position=(index % jobs) if progress else None,

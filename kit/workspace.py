@@ -279,6 +279,7 @@ class Workspace:
         graph = self.graph()
         graph.check_known(outputs)
         graph.check_inputs(outputs, given=[*inputs, *overrides, *self._config])
+        graph.check_input_types(outputs, {**self._config, **inputs})
         to_run = graph.upstream(outputs, stop_at=overrides)
         for name in sorted(to_run - set(overrides)):
             info = graph.nodes[name]

@@ -212,3 +212,15 @@ def test_a_cell_without_a_name_is_an_error(shell) -> None:
     result = run_cell(shell, "%%hamilton\ndef a() -> int:\n    return 1\n")
     assert isinstance(result.error_in_exec, kit.KitError)
     assert "no module name" in str(result.error_in_exec)
+
+
+def test_an_input_of_the_wrong_type_names_input_type_and_node(shell) -> None:
+    from kit.errors import InputTypeError
+
+    shell.run_cell("%hamilton_config scale=3")
+    result = run_cell(shell, "%%hamilton typed -x\ndef scaled(scale: float) -> float:\n    return scale * 2\n")
+    error = result.error_in_exec
+    assert isinstance(error, InputTypeError)
+    assert error.mismatches == {"scale": ("float", "int", ["scaled"])}
+    shell.run_cell("%hamilton_config scale=3.0")
+    assert kit.workspace().execute(["scaled"]) == {"scaled": 6.0}

@@ -11,7 +11,7 @@ from typing import Any
 
 from hamilton import node as hamilton_node
 
-from kit.errors import MissingInputsError, UnknownNodeError
+from kit.errors import InputTypeError, MissingInputsError, UnknownNodeError
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,20 @@ class DagGraph:
         missing = self.required_inputs(outputs, given)
         if missing:
             raise MissingInputsError(missing)
+
+    def check_input_types(self, outputs: Iterable[str], values: Mapping[str, Any]) -> None:
+        """Raise `InputTypeError` for values of external inputs of `outputs` that their type refuses."""
+        from hamilton import htypes
+
+        needed = self.upstream(outputs, stop_at=values)
+        mismatches = {}
+        for name in sorted(needed & set(values)):
+            info = self.nodes[name]
+            if info.is_input and not htypes.check_input_type(info.python_type, values[name]):
+                users = sorted(c for c in self.consumers.get(name, []) if c in needed)
+                mismatches[name] = (info.type, type(values[name]).__name__, users)
+        if mismatches:
+            raise InputTypeError(mismatches)
 
     def sinks(self, module: str) -> list[str]:
         """Nodes of `module` that no node of the same module consumes, in definition order."""
