@@ -9,7 +9,8 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MIN_SCALE = 0.03;
 const MAX_SCALE = 4;
-const READABLE_SCALE = 0.55; // below this a first view shows the top of the graph, not all of it
+const FIT_MIN_SCALE = 0.5; // a first view fits the whole graph if it stays at least this big
+const START_SCALE = 0.9; // else it starts at the top-left node, at this (readable) size
 
 function svgElement(tag, attributes = {}, parent = null) {
   const element = document.createElementNS(SVG_NS, tag);
@@ -464,13 +465,14 @@ class DagView {
 
   initialView() {
     const fitted = this.fitTransform();
-    if (fitted.k >= READABLE_SCALE) {
+    if (fitted.k >= FIT_MIN_SCALE) {
       this.setTransform(fitted);
       return;
     }
-    const { width } = this.canvasSize();
-    const k = READABLE_SCALE;
-    this.setTransform({ k, x: width / 2 - (this.graph.width * k) / 2, y: 8 });
+    // Too big to read whole: start at readable size from the top-left node of the top rank.
+    const k = START_SCALE;
+    const first = this.graph.nodes.reduce((a, b) => (b.y < a.y || (b.y === a.y && b.x < a.x) ? b : a));
+    this.setTransform({ k, x: 16 - (first.x - first.w / 2) * k, y: 16 - (first.y - first.h / 2) * k });
   }
 
   enablePanZoom() {
