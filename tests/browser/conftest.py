@@ -129,8 +129,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """Chromium, closed after the browser tests: Playwright's sync API keeps an event loop running
+    while it is open, and Prefect's sync calls in later tests would then hand back coroutines."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
