@@ -160,12 +160,10 @@ def validating() -> bool:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, renamed into place, under a file lock.
+    """Write through a temporary file in the same folder, renamed into place (callers hold the export lock).
 
     Under validation (KIT_VALIDATE=1) it writes nothing: identical text is a no-op, other text an error.
     """
-    from filelock import FileLock
-
     if validating():
         if path.is_file() and path.read_text() == text:
             return
@@ -181,12 +179,11 @@ def write_atomic(path: Path, text: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise KitError(f"{folder} is a file, not a folder", hint=f"move it away so kit can write {path.name} there")
     folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / f".{path.name}.lock")):
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w") as stream:
-                stream.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

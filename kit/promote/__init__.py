@@ -125,18 +125,17 @@ def promote(
     promote_line: str | None = None,
 ) -> Promotion:
     """Like `promote_workspace`, returning the whole `Promotion` (plan, line, notes) to show."""
-    from kit.export import module_text, plan_write, project_of, write_planned
+    from kit.export import export_lock, module_text, plan_write, project_of, write_planned
 
     options = _checked_options(retries, retry_delay, tags, cache, unsaved)
     line = promote_line or _promote_line(flow, list(outputs), tasks, **options)
     path, text, spec = _flow_file(ws, flow, list(outputs), tasks, options, line)
-    cells = [module.name for module in spec.modules if ws.entries[module.name].is_cell]
-    for name in cells:  # refuse before writing anything: a hand-edited module stops the promote
-        plan_write(*module_text(ws, name))
-    flow_write = plan_write(path, text)
-    modules = tuple(ws.export(cells)) if cells else ()
-    write_planned([flow_write])
-    return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project_of(ws).root)
+    module_texts = [module_text(ws, m.name) for m in spec.modules if ws.entries[m.name].is_cell]
+    project = project_of(ws)
+    with export_lock(project):  # every file is checked before any is written: a hand edit stops it all
+        write_planned([plan_write(*written) for written in [*module_texts, (path, text)]])
+    modules = tuple(module_path for module_path, _ in module_texts)
+    return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project.root)
 
 
 def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:
