@@ -198,7 +198,7 @@ class DagView {
     g.style.setProperty("--kit-colour", node.color);
     svgElement("rect", { width: node.w, height: node.h, rx: node.kind === "input" || node.kind === "config" ? node.h / 2 : 6 }, g);
     const name = svgElement("text", { x: node.w / 2, y: node.h / 2 - 4, class: "kit-node-name" }, g);
-    name.textContent = node.kind === "module" ? node.name : node.id;
+    name.textContent = node.name;
     const sub = svgElement("text", { x: node.w / 2, y: node.h / 2 + 11, class: "kit-node-sub" }, g);
     sub.textContent = node.sub;
     if (node.variants && node.variants.length > 1) g.classList.add("kit-has-variants");
