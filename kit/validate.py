@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -211,6 +212,10 @@ def validate(
         return ValidationReport(tuple(_validate_one(job) for job in run_jobs))
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    main = sys.modules["__main__"]
+    if not hasattr(main, "__spec__"):  # IPython's user module (in a kernel) has none; spawn reads it
+        main.__spec__ = None
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(run_jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
         return ValidationReport(tuple(pool.map(_validate_one, run_jobs)))
