@@ -84,31 +84,13 @@ def promote_line(flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_S
 
 
 def promote_workspace(
-    ws: Workspace,
-    flow: str,
-    outputs: Sequence[str],
-    tasks: TaskSplit = DEFAULT_STRATEGY,
-    *,
-    retries: int = 0,
-    retry_delay: float = 0,
-    tags: Iterable[str] = (),
-    cache: bool = False,
-    unsaved: Iterable[str] = (),
-    promote_line: str | None = None,
+    ws: Workspace, flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any
 ) -> Path:
-    """Write flows/FLOW.py computing `outputs` (and export the modules it imports); its path."""
-    return promote(
-        ws,
-        flow,
-        outputs,
-        tasks,
-        retries=retries,
-        retry_delay=retry_delay,
-        tags=tags,
-        cache=cache,
-        unsaved=unsaved,
-        promote_line=promote_line,
-    ).path
+    """Write flows/FLOW.py computing `outputs` (and export the modules it imports); its path.
+
+    `options` are those of `promote`: retries, retry_delay, tags, cache, unsaved, promote_line.
+    """
+    return promote(ws, flow, outputs, tasks, **options).path
 
 
 def promote(
