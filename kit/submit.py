@@ -200,6 +200,7 @@ def submit(
     if pool and not deploy:
         raise SubmitError("--pool goes with --deploy", hint="add --deploy, or drop --pool to run the flows now")
     flows = _selected_flows(project, path, flow)
+    _check_flow_parameters(flows, flow_parameters or {})
     api_url = _prefect_api_url()
     if deploy and api_url is None:
         raise SubmitError(
@@ -253,6 +254,30 @@ def _selected_flows(project: Project, notebook: Path, flow: str | None) -> dict[
             hint="name one of its flows with --flow, or leave --flow out to submit them all",
         )
     return {flow: owned[flow]}
+
+
+def declared_parameters(path: Path) -> list[str] | None:
+    """The parameter names of the flow function in flows/FLOW.py (named like the file), read without importing it."""
+    import ast
+
+    for statement in ast.parse(path.read_text()).body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == path.stem:
+            arguments = statement.args
+            return [a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]]
+    return None
+
+
+def _check_flow_parameters(flows: Mapping[str, Path], overrides: Mapping[str, Any]) -> None:
+    """Refuse `--flow-param` names a flow does not declare before anything runs."""
+    for name, path in flows.items():
+        declared = declared_parameters(path)
+        unknown = sorted(set(overrides) - set(declared)) if declared is not None else []
+        if unknown:
+            raise SubmitError(
+                f"flow {name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(declared) or 'none'}",
+                flow=name,
+                hint="pass --flow-param only for parameters the flow declares",
+            )
 
 
 def _prefect_api_url() -> str | None:
@@ -336,7 +361,7 @@ def child_main(argv: list[str]) -> int:
     project.put_root_on_sys_path()
     try:
         loaded = {name: _load_flow(project, name, file) for name, file in job["flows"].items()}
-        planned = {name: _flow_parameters(name, flow, job) for name, flow in loaded.items()}
+        planned = {name: _flow_parameters(flow, job) for name, flow in loaded.items()}
         if job["deploy"]:
             _ensure_process_pool(job["pool"])
             runs = [_deploy(project, name, job["flows"][name], planned[name], job) for name in loaded]
@@ -374,7 +399,7 @@ def _load_flow(project: Project, name: str, file: str) -> Any:
     return flow
 
 
-def _flow_parameters(name: str, flow: Any, job: Mapping[str, Any]) -> dict[str, Any]:
+def _flow_parameters(flow: Any, job: Mapping[str, Any]) -> dict[str, Any]:
     """The validated parameters the flow declares, its hamilton_config with the notebook's, the overrides."""
     import inspect
 
@@ -384,14 +409,7 @@ def _flow_parameters(name: str, flow: Any, job: Mapping[str, Any]) -> dict[str, 
         default = declared["hamilton_config"].default
         base = dict(default) if isinstance(default, Mapping) else {}
         values["hamilton_config"] = {**base, **job["hamilton_config"]}
-    unknown = sorted(set(job["flow_parameters"]) - set(declared))
-    if unknown:
-        raise SubmitError(
-            f"flow {name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(declared) or 'none'}",
-            flow=name,
-            hint="pass --flow-param only for parameters the flow declares",
-        )
-    values.update(job["flow_parameters"])
+    values.update(job["flow_parameters"])  # their names were checked before validation
     return values
 
 

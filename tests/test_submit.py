@@ -316,7 +316,8 @@ def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refu
 ) -> None:
     notebook = in_project / "notebooks" / "totals.ipynb"
     with pytest.raises(SubmitError, match="flow totals has no parameter nope; its parameters are rows, hamilton_config"):
-        kit.submit(notebook, flow_parameters={"nope": 1}, progress=False)
+        kit.submit(notebook, flow_parameters={"nope": 1}, out=in_project / "refused-runs", progress=False)
+    assert not (in_project / "refused-runs").exists(), "refused before validation ran"
 
     report = kit.submit(notebook, flow_parameters={"rows": "many"}, progress=False)
     assert not report.completed
