@@ -130,6 +130,7 @@ def _derive(source: NotebookSource) -> Derivation:
     recorded = [path for path in owned if path.parent == project.flows]
     if promote_lines or recorded:
         from kit.promote import flow_text
+        from kit.promote.options import is_notebook_line
 
         for line in promote_lines:  # a later line for the same flow wins, as when a kernel runs them
             with located(source, line):
@@ -137,6 +138,9 @@ def _derive(source: NotebookSource) -> Derivation:
             wanted[path] = text
         for path in recorded:
             if path in wanted:
+                continue
+            if is_notebook_line(owned[path].recipe):
+                orphans[path] = "its %hamilton_promote line is gone"
                 continue
             try:
                 flow_path, text = flow_text(ws, owned[path].recipe)

@@ -121,7 +121,7 @@ def test_kit_promote_builds_the_notebook_workspace_and_promotes(project: Path, c
     assert out.startswith("wrote flows/ml_flow.py: flow ml_flow, 2 tasks (score -> save_predictions)")
     header, body = generated.parse(path.read_text())
     assert header.source == "notebooks/ml.ipynb"
-    assert header.recipe == "%hamilton_promote ml_flow --outputs score save_predictions --tasks per-output"
+    assert header.recipe == "kit promote notebooks/ml.ipynb ml_flow --outputs score save_predictions --tasks per-output"
     assert "Promoted from notebooks/ml.ipynb." in body
     # defaults: the parameters cell's literals as written, else the function's own default
     assert flow_defaults(path, "ml_flow") == {

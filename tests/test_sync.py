@@ -312,7 +312,8 @@ def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(proj
     ws = workspace_from_notebook(notebook)
     path = promote_workspace(ws, "widget_flow", ["doubled"], tasks="single")  # what the widget's button does
     forget_project_modules()
-    assert generated.read(path)[0].recipe == "%hamilton_promote widget_flow --outputs doubled --tasks single"
+    recipe = "kit promote notebooks/a.ipynb widget_flow --outputs doubled --tasks single"
+    assert generated.read(path)[0].recipe == recipe
     assert drift(notebook) == []
 
     write_notebook(notebook, PREP, MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"))
@@ -320,6 +321,18 @@ def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(proj
     code, out, _ = kit_cli("export")
     assert code == 0 and "wrote flows/widget_flow.py" in out
     assert "factor: int" in path.read_text() and kit_cli("check")[0] == 0
+
+
+def test_a_flow_whose_promote_line_is_gone_is_orphaned_and_pruned(project: Path, kit_cli) -> None:
+    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, PROMOTE)
+    assert kit_cli("export")[0] == 0
+    write_notebook(notebook, PREP, MORE)
+    states = {item.path.name: (item.state.value, item.reason) for item in drift(notebook)}
+    assert states == {"doubling.py": ("orphaned", "its %hamilton_promote line is gone")}
+    assert kit_cli("check")[0] == 1
+    code, out, _ = kit_cli("export", "--prune")
+    assert code == 0 and "removed flows/doubling.py" in out
+    assert not (project / "flows" / "doubling.py").exists() and kit_cli("check")[0] == 0
 
 
 def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edited(project: Path, kit_cli) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kit import generated
 from kit.errors import PromoteError
-from kit.promote.options import DEFAULT_STRATEGY, parse_promote_line, promote_options
+from kit.promote.options import DEFAULT_STRATEGY, command_recipe, parse_promote_line, promote_options
 from kit.promote.options import promote_line as _promote_line
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
 
@@ -111,13 +111,21 @@ def promote(
 
     options = _checked_options(retries, retry_delay, tags, cache, unsaved)
     line = promote_line or _promote_line(flow, list(outputs), tasks, **options)
-    path, text, spec = _flow_file(ws, flow, list(outputs), tasks, options, line)
+    path, text, spec = _flow_file(ws, flow, list(outputs), tasks, options, promote_line or _recipe(ws, line))
     module_texts = [module_text(ws, m.name) for m in spec.modules if ws.entries[m.name].is_cell]
     project = project_of(ws)
     with export_lock(project):  # every file is checked before any is written: a hand edit stops it all
         write_planned([plan_write(*written) for written in [*module_texts, (path, text)]])
     modules = tuple(module_path for module_path, _ in module_texts)
     return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project.root)
+
+
+def _recipe(ws: Workspace, line: str) -> str:
+    """What the header of a flow made without a notebook line records (see `command_recipe`)."""
+    from kit.export import notebook_source
+
+    notebook = notebook_source(ws)
+    return line if notebook is None else command_recipe(notebook, line)
 
 
 def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:

@@ -126,11 +126,28 @@ def promote_line(
     return " ".join(shlex.quote(word) if word != MAGIC else word for word in words)
 
 
+def command_recipe(notebook: str, line: str) -> str:
+    """The `kit promote NOTEBOOK FLOW ...` command that remakes what `line` promotes.
+
+    A flow made by the widget, the Python API or `kit promote` records this in its header: it is
+    derived from that recipe for as long as the notebook's DAG builds it. A flow made by a
+    `%hamilton_promote` line of the notebook records the line, and is orphaned once the line is gone.
+    """
+    return f"kit promote {shlex.quote(notebook)} {line.removeprefix(MAGIC).strip()}"
+
+
+def is_notebook_line(recipe: str) -> bool:
+    """True for the recipe of a flow that a `%hamilton_promote` line of its notebook made."""
+    return recipe.split(maxsplit=1)[:1] == [MAGIC]
+
+
 def parse_promote_line(line: str) -> tuple[str, dict[str, Any]]:
     """The flow name and `promote_options` of a `%hamilton_promote FLOW ...` line (as in a flow's header)."""
     words = shlex.split(line)
-    if words and words[0] == MAGIC:
+    if words[:1] == [MAGIC]:
         words = words[1:]
+    elif words[:2] == ["kit", "promote"]:  # the recipe of a flow made without a notebook line
+        words = words[3:]
     parser = _LineParser(prog=MAGIC, add_help=False)
     parser.add_argument("flow")
     add_promote_arguments(parser)

@@ -77,7 +77,7 @@ def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flo
     flow_file = lab.root / "flows" / "shop_flow.py"
     header, _ = generated.read(flow_file)
     assert header.notebook == "notebooks/shop.ipynb"
-    assert header.recipe == "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module"
+    assert header.recipe == "kit promote notebooks/shop.ipynb shop_flow --outputs summary revenue --tasks by-module"
     assert "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module" in result.inner_text()
     assert flows_of("shop_flow")() == {"summary": "revenue 30.0", "revenue": 30.0}
     assert page.page_errors == []
