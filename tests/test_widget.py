@@ -423,3 +423,16 @@ def test_kit_dag_refuses_other_kinds_of_file(project: Path, capsys: pytest.Captu
     notebook = write_notebook(project / "notebooks" / "flow.ipynb", "%%hamilton prep\n" + PREP)
     assert kit_main(["dag", str(notebook), "--out", "dag.png"]) == 1
     assert "FILE.html or FILE.svg" in capsys.readouterr().err
+
+
+def test_the_promote_tab_shows_the_plan_notes_before_the_flow_is_written(project: Path) -> None:
+    data = Path(__file__).parent / "data" / "promote"
+    ws = kit.workspace()
+    for name in ("loop_a", "loop_b"):
+        ws.add_cell(name, (data / f"{name}.py").read_text())
+    widget = ws.widget()
+    widget.selected = ["finish"]
+    widget.panel.strategy.value = "by-module"
+    widget.panel.tabs.selected_index = 1
+    assert "Note: modules loop_a, loop_b feed each other" in widget.panel.task_graph.value
+    assert widget.plan["task_of"]["finish"] == "loop_a_and_loop_b"

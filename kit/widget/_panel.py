@@ -188,12 +188,14 @@ class Panel:
 
         self.widget.plan = {}
         self.task_graph.value = ""
-        plan = plan_payload(make_plan(self.widget.workspace.graph(), selected, self.strategy.value))
+        flow_plan = make_plan(self.widget.workspace.graph(), selected, self.strategy.value)
+        plan = plan_payload(flow_plan)
         self.widget.plan = {"task_of": plan["task_of"], "tasks": plan["tasks"]}
         count = len(plan["tasks"])
+        notes = "".join(f'<div class="kit-note">Note: {html.escape(note)}</div>' for note in flow_plan.notes)
         self.task_graph.value = (
             f"<b>{count} task{'s' if count != 1 else ''}</b>"
-            f'<div class="kit-task-graph">{svg_picture(plan["graph"], max_width=320)}</div>'
+            f'<div class="kit-task-graph">{svg_picture(plan["graph"], max_width=320)}</div>{notes}'
         )
 
     @_shown_in(lambda panel: panel.promote_error)
