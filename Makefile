@@ -22,7 +22,7 @@ test: $(STAMP) system-packages
 	$(PY) -m pytest
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 install: $(STAMP)
 
