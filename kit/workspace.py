@@ -190,8 +190,11 @@ class Workspace:
             self._entries.pop(name, None)
         else:
             self._entries[name] = previous
-        if failed is not None and previous is not None and previous.is_cell:
-            sys.modules[failed.__name__] = previous.module
+        if failed is not None:  # the refused cell module leaves sys.modules as it found it
+            if previous is not None and previous.module.__name__ == failed.__name__:
+                sys.modules[failed.__name__] = previous.module
+            else:
+                sys.modules.pop(failed.__name__, None)
 
     # -- nodes and the driver ------------------------------------------------------------------
 

@@ -158,6 +158,7 @@ def test_two_modules_defining_one_node_is_an_error_unless_override(shell) -> Non
     assert isinstance(error, DuplicateNodeError)
     assert (error.node, error.modules) == ("shared", ("first", "second"))
     assert list(kit.workspace().modules) == ["first"]
+    assert "modules.second" not in sys.modules
     result = run_cell(shell, "%%hamilton second --override\ndef shared() -> int:\n    return 2\n")
     assert result.success
     assert kit.workspace().execute(["shared"]) == {"shared": 2}
