@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import types
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,10 @@ class Workspace:
         self._config_references: dict[str, str] = {}
         self._driver: hamilton_driver.Driver | None = None
         self._graph: DagGraph | None = None
-        self._node_names: dict[tuple[int, str], list[str]] = {}
+        # module -> config key -> its node names; weak, so a replaced module's entry goes with it
+        self._node_names: weakref.WeakKeyDictionary[types.ModuleType, dict[str, list[str]]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._listeners: list[Callable[[Workspace], None]] = []
         self._widget: Any = None
         self.version = 0
@@ -207,8 +211,9 @@ class Workspace:
         from hamilton.function_modifiers import base as function_modifiers_base
 
         entry = self._entries[name]
-        key = (id(entry.module), self._config_key())
-        if key not in self._node_names:
+        by_config = self._node_names.setdefault(entry.module, {})
+        key = self._config_key()
+        if key not in by_config:
             names = []
             try:
                 for _, fn in graph_utils.find_functions(entry.module):
@@ -221,8 +226,8 @@ class Workspace:
                     module=name,
                     hint="fix the decorators or config of that module",
                 ) from error
-            self._node_names[key] = names
-        return self._node_names[key]
+            by_config[key] = names
+        return by_config[key]
 
     def _check_duplicates(self) -> bool:
         """Raise if two modules define one node, unless the later says override; True if any does."""
