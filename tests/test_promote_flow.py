@@ -23,21 +23,10 @@ from kit import generated
 from kit.errors import PromoteError, UnknownNodeError
 from kit.generated import GeneratedFileError
 from kit.promote import Promotion, flow_text, promote, promote_line
+from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
 
-DATA = Path(__file__).parent / "data" / "promote"
-ML_MODULES = ("ingest", "features", "model")
-ML_OUTPUTS = ["score", "save_predictions", "area"]
 ALLOWED_IMPORTS = {"functools", "inspect", "io", "json", "pathlib", "re", "typing"}
 ALLOWED_IMPORTS |= {"pandas", "hamilton", "prefect", "modules"}
-
-
-def load_workspace(*names: str, config: dict | None = None) -> kit.Workspace:
-    """The workspace of the test project with the example modules as cells."""
-    ws = kit.workspace()
-    for name in names:
-        ws.add_cell(name, (DATA / f"{name}.py").read_text())
-    ws.config = config or {}
-    return ws
 
 
 @pytest.fixture(autouse=True)

@@ -14,19 +14,8 @@ from kit.dag.graph import DagGraph
 from kit.errors import PromoteError, UnknownNodeError
 from kit.promote.options import add_promote_arguments, parse_promote_line, promote_line, promote_options
 from kit.promote.plan import FlowPlan, make_plan
+from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
 
-DATA = Path(__file__).parent / "data" / "promote"
-ML_MODULES = ("ingest", "features", "model")
-ML_OUTPUTS = ["score", "save_predictions", "area"]
-
-
-def load_workspace(*names: str, config: dict | None = None) -> kit.Workspace:
-    """The workspace of the test project with the example modules as cells."""
-    ws = kit.workspace()
-    for name in names:
-        ws.add_cell(name, (DATA / f"{name}.py").read_text())
-    ws.config = config or {}
-    return ws
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from kit.dag.payload import MODULE_PREFIX, dag_payload
 from kit.errors import CellError, GraphError, MissingInputsError, UnknownNodeError
 from kit.widget import DagWidget
 from kit.workspace import Workspace
+from promote_examples import load_workspace
 
 PREP = """\
 import pandas as pd
@@ -426,11 +427,7 @@ def test_kit_dag_refuses_other_kinds_of_file(project: Path, capsys: pytest.Captu
 
 
 def test_the_promote_tab_shows_the_plan_notes_before_the_flow_is_written(project: Path) -> None:
-    data = Path(__file__).parent / "data" / "promote"
-    ws = kit.workspace()
-    for name in ("loop_a", "loop_b"):
-        ws.add_cell(name, (data / f"{name}.py").read_text())
-    widget = ws.widget()
+    widget = load_workspace("loop_a", "loop_b").widget()
     widget.selected = ["finish"]
     widget.panel.strategy.value = "by-module"
     widget.panel.tabs.selected_index = 1
