@@ -251,8 +251,17 @@ def _ordered(parameters: Iterable[Parameter]) -> list[Parameter]:
     ]
 
 
+def _parameter_type(parameter: Parameter) -> Any:
+    """The node's type, or the member of a union that the literal default has (`str` for a path "out.csv")."""
+    default_type = type(parameter.default)
+    union = typing.get_origin(parameter.type) in (typing.Union, types.UnionType)
+    if union and parameter.default not in (NOT_GIVEN, None) and default_type in typing.get_args(parameter.type):
+        return default_type
+    return parameter.type
+
+
 def _parameter_source(parameter: Parameter, annotations: _Annotations) -> str:
-    annotation = annotations.write(parameter.type)
+    annotation = annotations.write(_parameter_type(parameter))
     if parameter.optional:
         if annotation not in ("Any", "None") and not annotation.endswith("| None"):
             annotation += " | None"
