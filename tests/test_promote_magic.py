@@ -131,6 +131,8 @@ def test_kit_promote_builds_the_notebook_workspace_and_promotes(project: Path, c
         "hamilton_config": "{'scaling': 'minmax'}",
         "hamilton_config_variable": "None",
     }
+    # the saver's path input is a union (str | Path | file); its literal default makes it a str
+    assert '    predictions_path: str = "predictions.csv",\n' in body
     assert generated.read(project / "modules" / "ingest.py")[0].source == "notebooks/ml.ipynb"
 
 
