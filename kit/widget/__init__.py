@@ -122,15 +122,7 @@ class DagWidget(anywidget.AnyWidget):
     @property
     def upstream(self) -> set[str]:
         """The selected nodes and every node they need (what a run of the selection touches)."""
-        deps = self.graph.get("deps", {})
-        seen: set[str] = set()
-        pending = list(self.selected)
-        while pending:
-            name = pending.pop()
-            if name not in seen:
-                seen.add(name)
-                pending.extend(deps.get(name, ()))
-        return seen
+        return self.workspace.graph().upstream(self.selected)
 
     def will_run(self) -> list[str]:
         """The functions that executing the selection runs, in an order they can run."""
