@@ -25,7 +25,12 @@ def cell_source(prefix: str, count: int = 100) -> str:
     lines = [f'"""Cell {prefix}."""', ""]
     for i in range(count):
         previous = f"{prefix}_{i - 1}" if i else "seed"
-        lines += [f"def {prefix}_{i}({previous}: int) -> int:", f'    """Step {i}."""', f"    return {previous} + 1", ""]
+        lines += [
+            f"def {prefix}_{i}({previous}: int) -> int:",
+            f'    """Step {i}."""',
+            f"    return {previous} + 1",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -87,7 +92,9 @@ def fresh_interpreter_ms(code: str) -> tuple[float, str]:
     timings, output = [], ""
     for _ in range(5):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         timings.append((time.perf_counter() - start) * 1000)
         output = done.stdout.strip()
     return statistics.median(timings), output
@@ -103,7 +110,9 @@ def main() -> None:
     load_hamilton, _ = fresh_interpreter_ms(
         "from IPython.core.interactiveshell import InteractiveShell as S; S.instance(); import hamilton.driver"
     )
-    bare, _ = fresh_interpreter_ms("from IPython.core.interactiveshell import InteractiveShell as S; S.instance()")
+    bare, _ = fresh_interpreter_ms(
+        "from IPython.core.interactiveshell import InteractiveShell as S; S.instance()"
+    )
     report = f"""# Cell magic benchmark
 
 Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}. Medians of {REPEATS} runs.
@@ -112,9 +121,9 @@ Re-running a 100-function cell in a 500-node workspace (4 other cells of 100 fun
 
 | what | ms | ratio to Hamilton's `%%cell_to_module` |
 | --- | ---: | ---: |
-| Hamilton `%%cell_to_module NAME --builder others` | {rerun['hamilton']:.1f} | 1.00 |
-| kit `%%hamilton NAME` | {rerun['kit']:.1f} | {rerun['kit'] / rerun['hamilton']:.2f} |
-| kit `%%hamilton NAME`, then the driver built (`ws.driver()`) | {rerun['kit_with_driver']:.1f} | {rerun['kit_with_driver'] / rerun['hamilton']:.2f} |
+| Hamilton `%%cell_to_module NAME --builder others` | {rerun["hamilton"]:.1f} | 1.00 |
+| kit `%%hamilton NAME` | {rerun["kit"]:.1f} | {rerun["kit"] / rerun["hamilton"]:.2f} |
+| kit `%%hamilton NAME`, then the driver built (`ws.driver()`) | {rerun["kit_with_driver"]:.1f} | {rerun["kit_with_driver"] / rerun["hamilton"]:.2f} |
 
 kit resolves only the re-run cell's nodes (to name duplicates at once) and builds the
 driver when something needs it; Hamilton's magic runs the cell twice and builds a driver.

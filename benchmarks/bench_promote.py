@@ -104,7 +104,7 @@ def module_source(stages: range, rounds: int) -> str:
                 f'    x = {previous}["x"].to_numpy()',
                 f"    for _ in range({rounds}):",
                 "        x = np.sqrt(x * x + 1.0) - 0.5",
-                f'    return {previous}.assign(x=x)',
+                f"    return {previous}.assign(x=x)",
             ]
     return "\n".join(lines) + "\n"
 
@@ -227,12 +227,26 @@ def bench_split(split: int, rounds: int) -> dict[str, Any]:
     def execute() -> tuple[dict[str, Any], None]:
         return ws.execute([last], inputs={"rows": ROWS}), None
 
-    variants: dict[str, tuple[Callable[[], tuple[dict[str, Any], float | None]], list[Any], int]] = {
+    variants: dict[
+        str, tuple[Callable[[], tuple[dict[str, Any], float | None]], list[Any], int]
+    ] = {
         "execute": (execute, cell_modules, REPEATS),
         "kit": (lambda: timed_flow(getattr(flow_module, flow_name), rows=ROWS), exported, REPEATS),
-        "hand": (lambda: timed_flow(hand_flow(exported, no_cache=True), rows=ROWS), exported, REPEATS),
-        "hand_default": (lambda: timed_flow(hand_flow(exported, no_cache=False), rows=ROWS), exported, REPEATS),
-        "seed": (lambda: timed_flow(seed_flow(exported, folder), rows=ROWS), exported, SEED_REPEATS),
+        "hand": (
+            lambda: timed_flow(hand_flow(exported, no_cache=True), rows=ROWS),
+            exported,
+            REPEATS,
+        ),
+        "hand_default": (
+            lambda: timed_flow(hand_flow(exported, no_cache=False), rows=ROWS),
+            exported,
+            REPEATS,
+        ),
+        "seed": (
+            lambda: timed_flow(seed_flow(exported, folder), rows=ROWS),
+            exported,
+            SEED_REPEATS,
+        ),
     }
     wall: dict[str, list[float]] = {name: [] for name in variants}
     running: dict[str, list[float]] = {name: [] for name in variants}
@@ -271,7 +285,9 @@ def per_task_costs(modules: list[Any]) -> dict[str, float]:
     config: dict[str, Any] = {}
     dr = flow_module.hamilton_driver(json.dumps(config, sort_keys=True))
     name = stage_name(7)
-    frame = pd.DataFrame({"id": [0], "x": [0.0]})  # overridden: Hamilton returns it, so only the wrapping costs
+    frame = pd.DataFrame(
+        {"id": [0], "x": [0.0]}
+    )  # overridden: Hamilton returns it, so only the wrapping costs
     count = 2000
 
     def per_call(run: Callable[[], Any]) -> float:
@@ -350,7 +366,11 @@ def write_results(rows: list[dict[str, Any]], rounds: int, costs: dict[str, floa
             f"| {r['hand_default']:.2f} s | {r['seed']:.2f} s | {(r['kit'] - r['hand']) / row['split'] * 1000:+.1f} ms |"
         )
     one, many = rows[0]["running"], rows[-1]["running"]
-    slope_ms = ((many["kit"] - many["hand"]) - (one["kit"] - one["hand"])) / (SPLITS[-1] - SPLITS[0]) * 1000
+    slope_ms = (
+        ((many["kit"] - many["hand"]) - (one["kit"] - one["hand"]))
+        / (SPLITS[-1] - SPLITS[0])
+        * 1000
+    )
     lines += [
         "",
         f"kit's cost per added task over the hand-written in-memory flow, from the {SPLITS[0]}- and {SPLITS[-1]}-task "

@@ -152,13 +152,17 @@ def bench_browser(root: Path) -> dict:
     payload = dag_payload(ws)
     harness = root / "harness.html"
     harness.write_text(
-        HARNESS.format(css=(WIDGET_FILES / "dag.css").read_text(), js=(WIDGET_FILES / "dag.js").read_text())
+        HARNESS.format(
+            css=(WIDGET_FILES / "dag.css").read_text(), js=(WIDGET_FILES / "dag.js").read_text()
+        )
     )
     functions = [n["id"] for n in payload["nodes"] if n["kind"] == "function"]
     pairs = [random.Random(5 + i).sample(functions, 2) for i in range(CLICKS)]
     renders, first_clicks, next_clicks = [], [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         for _ in range(RENDERS):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(harness.as_uri())
@@ -177,7 +181,11 @@ def bench_browser(root: Path) -> dict:
 
     def summary(clicks: list[float]) -> dict[str, float]:
         ordered = sorted(clicks)
-        return {"median": statistics.median(ordered), "p90": ordered[int(0.9 * len(ordered)) - 1], "max": ordered[-1]}
+        return {
+            "median": statistics.median(ordered),
+            "p90": ordered[int(0.9 * len(ordered)) - 1],
+            "max": ordered[-1],
+        }
 
     return {
         "nodes": len(payload["nodes"]),
@@ -241,9 +249,14 @@ def write_results(rows: list[dict], browser: dict) -> None:
         "| --- | ---: | ---: | ---: |",
         f"| first render (of {RENDERS} fresh pages) | {browser['render']:.0f} | | |",
     ]
-    for label, key in (("first click: select an output, dim the rest", "first_click"), ("next click: add an output", "next_click")):
+    for label, key in (
+        ("first click: select an output, dim the rest", "first_click"),
+        ("next click: add an output", "next_click"),
+    ):
         stats = browser[key]
-        lines.append(f"| {label} ({CLICKS} clicks) | {stats['median']:.1f} | {stats['p90']:.1f} | {stats['max']:.1f} |")
+        lines.append(
+            f"| {label} ({CLICKS} clicks) | {stats['median']:.1f} | {stats['p90']:.1f} | {stats['max']:.1f} |"
+        )
     lines += [
         "",
         "Target: <= 100 ms per click.",

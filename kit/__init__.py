@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit import submit as _submit  # light modules (papermill and Prefect load when they run); imported
-from kit import validate as _validate  # before the functions below, which would otherwise lose their names
+from kit import (
+    submit as _submit,
+)  # light modules (papermill and Prefect load when they run); imported
+from kit import (
+    validate as _validate,
+)  # before the functions below, which would otherwise lose their names
 from kit.errors import KitError
 from kit.workspace import Workspace, workspace
 
 __version__ = "0.1.0"
-__all__ = ["KitError", "Workspace", "workspace", "validate", "submit", "load_ipython_extension"]
+__all__ = ["KitError", "Workspace", "load_ipython_extension", "submit", "validate", "workspace"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -28,12 +32,16 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.set_custom_exc((KitError,), _show_kit_error)
 
 
-def _show_kit_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+def _show_kit_error(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str]:
     """Show a kit error as its message (under the user's own traceback, if any), not kit's frames."""
     lines: list[str] = []
     cause = value.__cause__
     if cause is not None and not isinstance(cause, KitError):
-        user_frames = cause.__traceback__.tb_next if cause.__traceback__ else None  # below kit's exec
+        user_frames = (
+            cause.__traceback__.tb_next if cause.__traceback__ else None
+        )  # below kit's exec
         lines = shell.InteractiveTB.structured_traceback(type(cause), cause, user_frames)
     lines = [*lines, f"{etype.__name__}: {value}"]
     shell._showtraceback(etype, value, lines)

@@ -11,7 +11,15 @@ from kit.errors import KitError
 
 
 def _parameter_pairs(parser: argparse.ArgumentParser, flag: str, dest: str, help_text: str) -> None:
-    parser.add_argument(flag, nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), dest=dest, help=help_text)
+    parser.add_argument(
+        flag,
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        dest=dest,
+        help=help_text,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,13 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write modules/ and flows/ from notebooks (all notebooks when none is named)"
     )
     export.add_argument("notebooks", nargs="*", metavar="NOTEBOOK")
-    export.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything differs")
+    export.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if anything differs"
+    )
     export.add_argument("--force", action="store_true", help="overwrite files edited by hand")
-    export.add_argument("--prune", action="store_true", help="remove orphaned generated files (never hand-edited ones)")
+    export.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove orphaned generated files (never hand-edited ones)",
+    )
 
-    commands.add_parser("check", help="exit 1 if modules/ or flows/ drifted from their notebooks (= export --check)")
+    commands.add_parser(
+        "check", help="exit 1 if modules/ or flows/ drifted from their notebooks (= export --check)"
+    )
 
-    dag = commands.add_parser("dag", help="write the DAG of a notebook as a self-contained HTML page or an SVG")
+    dag = commands.add_parser(
+        "dag", help="write the DAG of a notebook as a self-contained HTML page or an SVG"
+    )
     dag.add_argument("notebook")
     dag.add_argument("--out", required=True, help="FILE.html or FILE.svg")
 
@@ -46,23 +64,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_promote_arguments(promote)
 
-    validate = commands.add_parser("validate", help="run notebooks with papermill, then check their modules and flows")
+    validate = commands.add_parser(
+        "validate", help="run notebooks with papermill, then check their modules and flows"
+    )
     validate.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
-    _parameter_pairs(validate, "-p", "parameters", "a notebook parameter (typed as papermill types it)")
+    _parameter_pairs(
+        validate, "-p", "parameters", "a notebook parameter (typed as papermill types it)"
+    )
     validate.add_argument("-f", "--parameters-file", help="a YAML file of parameters")
     validate.add_argument("--jobs", type=int, default=1, help="notebooks validated at once")
     validate.add_argument("--timeout", type=float, default=None, help="seconds a cell may run")
-    validate.add_argument("--out", default=None, help="folder for executed notebooks (default runs/)")
+    validate.add_argument(
+        "--out", default=None, help="folder for executed notebooks (default runs/)"
+    )
 
-    submit = commands.add_parser("submit", help="validate a notebook, then run its flows on Prefect")
+    submit = commands.add_parser(
+        "submit", help="validate a notebook, then run its flows on Prefect"
+    )
     submit.add_argument("notebook")
-    _parameter_pairs(submit, "-p", "parameters", "a notebook parameter (typed as papermill types it)")
+    _parameter_pairs(
+        submit, "-p", "parameters", "a notebook parameter (typed as papermill types it)"
+    )
     submit.add_argument("--flow", help="only this flow of the notebook")
-    _parameter_pairs(submit, "--flow-param", "flow_parameters", "a flow parameter that overrides the validated one")
-    submit.add_argument("--deploy", action="store_true", help="create a deployment and trigger it (needs PREFECT_API_URL)")
+    _parameter_pairs(
+        submit,
+        "--flow-param",
+        "flow_parameters",
+        "a flow parameter that overrides the validated one",
+    )
+    submit.add_argument(
+        "--deploy",
+        action="store_true",
+        help="create a deployment and trigger it (needs PREFECT_API_URL)",
+    )
     submit.add_argument("--pool", help="the process work pool for --deploy")
 
-    commands.add_parser("demo", help="validate the example notebook, submit its flow to a local Prefect, summarise")
+    commands.add_parser(
+        "demo", help="validate the example notebook, submit its flow to a local Prefect, summarise"
+    )
     return parser
 
 
@@ -80,7 +119,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("export", "check", "init"):
         from kit import sync
 
-        return {"export": sync.export_command, "check": sync.check_command, "init": sync.init_command}[args.command](args)
+        return {
+            "export": sync.export_command,
+            "check": sync.check_command,
+            "init": sync.init_command,
+        }[args.command](args)
     if args.command == "dag":
         from kit.dag.page import dag_command
 

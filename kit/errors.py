@@ -91,7 +91,9 @@ class UnknownNodeError(KitError):
         parts = []
         for name in self.names:
             close = self.suggestions.get(name)
-            parts.append(f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+            parts.append(
+                f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+            )
         super().__init__(
             f"unknown node{'s' if len(parts) > 1 else ''}: {', '.join(parts)}",
             hint="request nodes the workspace defines; ws.nodes() lists them",
@@ -130,7 +132,9 @@ class InputTypeError(KitError):
 class GraphError(KitError):
     """The workspace modules do not make a DAG Hamilton can build or run."""
 
-    def __init__(self, message: str, *, modules: Iterable[str] = (), hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, modules: Iterable[str] = (), hint: str | None = None
+    ) -> None:
         self.modules = list(modules)
         super().__init__(message, hint=hint)
 

@@ -80,14 +80,18 @@ def module_text(ws: Workspace, name: str) -> tuple[Path, str]:
     entry = entries.get(name)
     if entry is None:
         cells = [n for n, e in entries.items() if e.is_cell]
-        raise KitError(f"the workspace has no cell module {name!r}", hint=f"its cell modules are {cells}")
+        raise KitError(
+            f"the workspace has no cell module {name!r}", hint=f"its cell modules are {cells}"
+        )
     if not entry.is_cell:
         raise KitError(
             f"module {name!r} was added with %hamilton_use; it already is the file {entry.module.__file__}",
             hint="export only %%hamilton cell modules",
         )
     path = project_of(ws).modules / f"{name}.py"
-    return path, generated.render(notebook_source(ws), entry.magic_line or f"%%hamilton {name}", entry.source or "")
+    return path, generated.render(
+        notebook_source(ws), entry.magic_line or f"%%hamilton {name}", entry.source or ""
+    )
 
 
 def check_folder(folder: Path) -> None:
@@ -146,7 +150,9 @@ def export_lock(project: Project) -> Iterator[None]:
         yield
 
 
-def export_workspace(ws: Workspace, names: Iterable[str] | None = None, *, force: bool = False) -> list[Path]:
+def export_workspace(
+    ws: Workspace, names: Iterable[str] | None = None, *, force: bool = False
+) -> list[Path]:
     """Write modules/NAME.py for the named cell modules (all when None); nothing if any is refused."""
     if names is None:
         names = [name for name, entry in ws.entries.items() if entry.is_cell]

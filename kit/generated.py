@@ -53,7 +53,9 @@ class FileState(enum.Enum):
 class GeneratedFileError(KitError):
     """A generated file kit will not overwrite (hand-edited, foreign, owned by another notebook)."""
 
-    def __init__(self, message: str, *, path: Path, state: FileState, diff: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: Path, state: FileState, diff: str = "", hint: str | None = None
+    ) -> None:
         self.path = path
         self.state = state
         self.diff = diff
@@ -177,7 +179,10 @@ def write_atomic(path: Path, text: str) -> None:
 
     folder = path.parent
     if folder.exists() and not folder.is_dir():
-        raise KitError(f"{folder} is a file, not a folder", hint=f"move it away so kit can write {path.name} there")
+        raise KitError(
+            f"{folder} is a file, not a folder",
+            hint=f"move it away so kit can write {path.name} there",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:

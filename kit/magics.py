@@ -27,7 +27,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises a kit error instead of exiting the kernel."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise MagicUsageError(self.prog, message, self.format_usage().strip().removeprefix("usage: "))
+        raise MagicUsageError(
+            self.prog, message, self.format_usage().strip().removeprefix("usage: ")
+        )
 
 
 def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
@@ -73,7 +75,9 @@ class KitMagics(Magics):
         """%%hamilton NAME [-c CONFIG] [-d] [-x [OUTPUT ...]] [--export] [--override]"""
         args = _parse(_cell_parser(), line)
         if not args.name:
-            raise MagicUsageError("%%hamilton", "the cell has no module name", "%%hamilton NAME [options]")
+            raise MagicUsageError(
+                "%%hamilton", "the cell has no module name", "%%hamilton NAME [options]"
+            )
         ws = self.workspace
         config: dict[str, Any] = {}
         references: dict[str, str] = {}
@@ -81,7 +85,9 @@ class KitMagics(Magics):
             config.update(parse_config(text, self._namespace))
             references.update(config_references(text))
         ws.update_config(config, references)
-        module = ws.add_cell(args.name, cell, magic_line=f"%%hamilton {line.strip()}", override=args.override)
+        module = ws.add_cell(
+            args.name, cell, magic_line=f"%%hamilton {line.strip()}", override=args.override
+        )
         existing = self._namespace.get(args.name)
         if existing is None or existing is module or type(existing).__name__ == "module":
             self._namespace[args.name] = module
@@ -116,7 +122,9 @@ class KitMagics(Magics):
         """%hamilton_use MODULE ...: add importable modules (modules.prepare_data) to the workspace."""
         args = _parse(_names_parser("%hamilton_use", "modules"), line)
         if not args.modules:
-            raise MagicUsageError("%hamilton_use", "name at least one module", "%hamilton_use MODULE ...")
+            raise MagicUsageError(
+                "%hamilton_use", "name at least one module", "%hamilton_use MODULE ..."
+            )
         for name in args.modules:
             self.workspace.use(name)
 
@@ -148,7 +156,9 @@ class KitMagics(Magics):
         add_promote_arguments(parser)
         args = _parse(parser, line)
         line = f"%hamilton_promote {line.strip()}"
-        display(promote(self.workspace, args.flow, promote_line=line, **promote_options(args)))  # path, tasks, notes
+        display(
+            promote(self.workspace, args.flow, promote_line=line, **promote_options(args))
+        )  # path, tasks, notes
 
     @line_magic
     def hamilton_load(self, line: str) -> None:
@@ -157,5 +167,7 @@ class KitMagics(Magics):
 
         target = line.strip()
         if not target:
-            raise MagicUsageError("%hamilton_load", "name a module or a file", "%hamilton_load NAME_OR_PATH")
+            raise MagicUsageError(
+                "%hamilton_load", "name a module or a file", "%hamilton_load NAME_OR_PATH"
+            )
         self.shell.set_next_input(load_cell_text(target, self.workspace), replace=False)  # type: ignore[union-attr]

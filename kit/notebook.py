@@ -119,7 +119,9 @@ def _load(path: Path) -> Any:
     except FileNotFoundError:
         raise NotebookError(name, "no such notebook", hint="check the path") from None
     except UnicodeDecodeError as error:
-        raise NotebookError(name, f"is not a text file ({error.reason})", hint="name an .ipynb notebook") from None
+        raise NotebookError(
+            name, f"is not a text file ({error.reason})", hint="name an .ipynb notebook"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -132,7 +134,9 @@ def _load(path: Path) -> Any:
     if version != 4:
         raise NotebookError(
             name,
-            f"is nbformat {version}, not nbformat 4" if version else "is JSON but not a notebook (no nbformat key)",
+            f"is nbformat {version}, not nbformat 4"
+            if version
+            else "is JSON but not a notebook (no nbformat key)",
             hint="open and save it in JupyterLab, or run `jupyter nbconvert --to notebook --nbformat 4` on it",
         )
     try:
@@ -140,7 +144,9 @@ def _load(path: Path) -> Any:
         nbformat.validate(notebook)
     except Exception as error:  # nbformat's validation and reader errors share no useful base
         raise NotebookError(
-            name, f"is not a valid nbformat 4 notebook: {error}".splitlines()[0], hint="save it again in JupyterLab"
+            name,
+            f"is not a valid nbformat 4 notebook: {error}".splitlines()[0],
+            hint="save it again in JupyterLab",
         ) from None
     return notebook
 
@@ -151,10 +157,16 @@ def _magic_call(node: ast.AST) -> tuple[str, list[str]] | None:
         return None
     target = node.func.value
     if node.func.attr not in ("run_line_magic", "run_cell_magic") or not (
-        isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == "get_ipython"
+        isinstance(target, ast.Call)
+        and isinstance(target.func, ast.Name)
+        and target.func.id == "get_ipython"
     ):
         return None
-    values = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    values = [
+        arg.value
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    ]
     if len(values) != len(node.args) or not values:
         return None
     return values[0], values[1:]
@@ -211,7 +223,9 @@ def _cell_steps(notebook: str, index: int, source: str) -> list[Step]:
         try:
             options = _parse(_cell_parser(), line_text)
         except MagicUsageError as error:
-            raise NotebookError(notebook, error.message, cell_index=index, line=line, hint=error.hint) from None
+            raise NotebookError(
+                notebook, error.message, cell_index=index, line=line, hint=error.hint
+            ) from None
         if not options.name:
             raise NotebookError(
                 notebook,
@@ -307,7 +321,9 @@ def located(source: NotebookSource, step: Step) -> Iterator[None]:
         raise
     except CellError as error:
         # the cell error names the module and the line in it; add where the cell is
-        raise NotebookError(source.name, error.message, cell_index=step.index, hint=error.hint) from error
+        raise NotebookError(
+            source.name, error.message, cell_index=step.index, hint=error.hint
+        ) from error
     except ConfigError as error:
         raise NotebookError(
             source.name,
@@ -318,7 +334,9 @@ def located(source: NotebookSource, step: Step) -> Iterator[None]:
             "notebook's parameters cell: assign it a literal there",
         ) from error
     except KitError as error:
-        raise NotebookError(source.name, error.message, cell_index=step.index, line=step.line, hint=error.hint) from error
+        raise NotebookError(
+            source.name, error.message, cell_index=step.index, line=step.line, hint=error.hint
+        ) from error
 
 
 def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
@@ -338,14 +356,18 @@ def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
 
         names = _parse(_names_parser("%hamilton_use", "modules"), step.argument).modules
         if not names:
-            raise MagicUsageError("%hamilton_use", "name at least one module", "%hamilton_use MODULE ...")
+            raise MagicUsageError(
+                "%hamilton_use", "name at least one module", "%hamilton_use MODULE ..."
+            )
         for name in names:
             ws.use(name)
 
 
 def build_workspace(source: NotebookSource) -> Workspace:
     """The Workspace a kernel running the notebook top to bottom would hold."""
-    ws = Workspace(project=require_project(source.path.resolve().parent), notebook=str(source.path.resolve()))
+    ws = Workspace(
+        project=require_project(source.path.resolve().parent), notebook=str(source.path.resolve())
+    )
     for step in source.steps:
         with located(source, step):
             apply_step(ws, step, source.parameters)

@@ -18,7 +18,9 @@ LANGUAGE = "python"
 class UnknownParameterError(KitError):
     """Parameters that the notebook's `parameters` cell does not define."""
 
-    def __init__(self, notebook: Path, names: Iterable[str], valid: Iterable[str], *, has_cell: bool) -> None:
+    def __init__(
+        self, notebook: Path, names: Iterable[str], valid: Iterable[str], *, has_cell: bool
+    ) -> None:
         self.notebook = notebook
         self.names = sorted(names)
         self.valid = sorted(valid)
@@ -26,13 +28,18 @@ class UnknownParameterError(KitError):
         listed = ", ".join(self.names)
         plural = "s" if len(self.names) > 1 else ""
         if has_cell:
-            message = f"{notebook}: unknown parameter{plural} {listed}; its parameters cell defines " + (
-                ", ".join(self.valid) or "nothing"
+            message = (
+                f"{notebook}: unknown parameter{plural} {listed}; its parameters cell defines "
+                + (", ".join(self.valid) or "nothing")
             )
             hint = "pass only parameters the notebook defines, or add them to its parameters cell"
         else:
-            message = f"{notebook} has no parameters cell, so it takes no parameter{plural} ({listed})"
-            hint = "tag the cell that assigns the defaults with `parameters`, or validate without -p"
+            message = (
+                f"{notebook} has no parameters cell, so it takes no parameter{plural} ({listed})"
+            )
+            hint = (
+                "tag the cell that assigns the defaults with `parameters`, or validate without -p"
+            )
         super().__init__(message, hint=hint)
 
 
@@ -41,7 +48,9 @@ class ParameterFileError(KitError):
 
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
-        super().__init__(f"parameters file {path}: {reason}", hint="write one `name: value` line per parameter")
+        super().__init__(
+            f"parameters file {path}: {reason}", hint="write one `name: value` line per parameter"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,9 @@ def read_parameters_file(path: Path) -> dict[str, Any]:
     if values is None:
         return {}
     if not isinstance(values, dict) or not all(isinstance(name, str) for name in values):
-        raise ParameterFileError(path, f"holds a {type(values).__name__}, not a mapping of names to values")
+        raise ParameterFileError(
+            path, f"holds a {type(values).__name__}, not a mapping of names to values"
+        )
     return values
 
 
@@ -136,7 +147,9 @@ def notebook_parameters(notebook: Path) -> NotebookParameters:
     except FileNotFoundError:
         raise KitError(f"no notebook at {notebook}", hint="check the path") from None
     except Exception as error:  # nbformat raises json, validation and reader errors
-        raise KitError(f"{notebook} is not a readable notebook ({error})", hint="open and save it in Jupyter") from None
+        raise KitError(
+            f"{notebook} is not a readable notebook ({error})", hint="open and save it in Jupyter"
+        ) from None
     cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
     if cell is None:
         return NotebookParameters(defaults={}, has_cell=False)

@@ -74,7 +74,9 @@ def load_project(root: Path) -> Project:
             path=str(pyproject),
             hint=f"the keys are {sorted(DEFAULT_FOLDERS)}",
         )
-    folders = {key: (root / table.get(key, default)).resolve() for key, default in DEFAULT_FOLDERS.items()}
+    folders = {
+        key: (root / table.get(key, default)).resolve() for key, default in DEFAULT_FOLDERS.items()
+    }
     return Project(root=root.resolve(), **folders)
 
 

@@ -54,7 +54,9 @@ def _notebooks_root(config: pytest.Config) -> Path | None:
         return path
     project = find_project(config.rootpath)
     if project is None:
-        raise pytest.UsageError(f"{OPTION} without PATH needs a kit project ([tool.kit] in pyproject.toml) at or above {config.rootpath}")
+        raise pytest.UsageError(
+            f"{OPTION} without PATH needs a kit project ([tool.kit] in pyproject.toml) at or above {config.rootpath}"
+        )
     return project.notebooks
 
 

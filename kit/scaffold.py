@@ -61,7 +61,10 @@ STARTER_CELLS = [
             """The mean scaled reading of each sensor."""
             return scaled.groupby("sensor")["reading"].mean()''',
     ),
-    ("code", 'assert mean_by_sensor.to_dict() == {"a": 2.0 * scale, "b": 3.0 * scale}\nmean_by_sensor'),
+    (
+        "code",
+        'assert mean_by_sensor.to_dict() == {"a": 2.0 * scale, "b": 3.0 * scale}\nmean_by_sensor',
+    ),
     ("code", "%hamilton_dag mean_by_sensor"),
 ]
 
@@ -125,7 +128,9 @@ def _starter_notebook() -> str:
 def create_project(folder: Path) -> Path:
     """Create (or fill an empty) `folder` as a kit project; refuse to touch a folder with files in it."""
     if folder.exists() and not folder.is_dir():
-        raise ProjectError(f"{folder} is a file", path=str(folder), hint="name a new folder for the project")
+        raise ProjectError(
+            f"{folder} is a file", path=str(folder), hint="name a new folder for the project"
+        )
     if folder.is_dir() and any(folder.iterdir()):
         raise ProjectError(
             f"{folder} is not empty; kit init creates a new project and overwrites nothing",

@@ -33,7 +33,14 @@ ARTIFACT_KEY = "kit-validation"
 class SubmitError(KitError):
     """A submission that cannot go ahead: no flow to run, a wrong option, a flow Prefect cannot load."""
 
-    def __init__(self, message: str, *, notebook: str | None = None, flow: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str | None = None,
+        flow: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.notebook = notebook
         self.flow = flow
         super().__init__(message, hint=hint)
@@ -80,8 +87,13 @@ class FlowRunReport:
         lines = [f"flow {self.flow}{via}: run {self.name!r} {self.id}: {self.state}"]
         if self.message and not self.completed:
             lines.append(f"  {self.message}")
-        lines.append("  parameters: " + (", ".join(f"{k}={v!r}" for k, v in self.parameters.items()) or "the defaults"))
-        lines += [f"  task {task.name}: {task.state} in {task.duration:.2f} s" for task in self.task_runs]
+        lines.append(
+            "  parameters: "
+            + (", ".join(f"{k}={v!r}" for k, v in self.parameters.items()) or "the defaults")
+        )
+        lines += [
+            f"  task {task.name}: {task.state} in {task.duration:.2f} s" for task in self.task_runs
+        ]
         if self.url:
             lines.append(f"  {self.url}")
         return "\n".join(lines)
@@ -151,7 +163,9 @@ def config_from_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dic
 
     def parse(text: str) -> dict[str, Any]:
         variable = text.strip().removeprefix("$")
-        if variable in parameters and isinstance(parameters[variable], Mapping):  # `%hamilton_config PARAM`
+        if variable in parameters and isinstance(
+            parameters[variable], Mapping
+        ):  # `%hamilton_config PARAM`
             return {key: _FromParameter(variable, key) for key in parameters[variable]}
         return parse_config(text, namespace)
 
@@ -196,9 +210,14 @@ def submit(
     path = path.resolve()
     project = require_project(path.parent)
     if deploy and not pool:
-        raise SubmitError("--deploy needs --pool POOL, the process work pool its runs go to", hint="add --pool NAME")
+        raise SubmitError(
+            "--deploy needs --pool POOL, the process work pool its runs go to",
+            hint="add --pool NAME",
+        )
     if pool and not deploy:
-        raise SubmitError("--pool goes with --deploy", hint="add --deploy, or drop --pool to run the flows now")
+        raise SubmitError(
+            "--pool goes with --deploy", hint="add --deploy, or drop --pool to run the flows now"
+        )
     flows = _selected_flows(project, path, flow)
     _check_flow_parameters(flows, flow_parameters or {})
     api_url = _prefect_api_url()
@@ -298,7 +317,9 @@ def _check_json(kind: str, values: Mapping[str, Any]) -> None:
             ) from None
 
 
-def _run_child(project: Project, job: dict[str, Any], api_url: str | None) -> tuple[FlowRunReport, ...]:
+def _run_child(
+    project: Project, job: dict[str, Any], api_url: str | None
+) -> tuple[FlowRunReport, ...]:
     """Run the Prefect side in a child process in the project root; the flow runs it reports."""
     env = dict(os.environ)
     if api_url is not None:
@@ -306,7 +327,11 @@ def _run_child(project: Project, job: dict[str, Any], api_url: str | None) -> tu
     else:
         home = project.root / EMBEDDED_HOME
         home.mkdir(parents=True, exist_ok=True)
-        for name in ("PREFECT_API_URL", "PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
+        for name in (
+            "PREFECT_API_URL",
+            "PREFECT_API_DATABASE_CONNECTION_URL",
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+        ):
             env.pop(name, None)
         env["PREFECT_HOME"] = str(home)  # the database defaults to PREFECT_HOME/prefect.db
         env["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "true"
@@ -315,7 +340,9 @@ def _run_child(project: Project, job: dict[str, Any], api_url: str | None) -> tu
         job_file.write_text(json.dumps(job))
         child = "import sys; from kit.submit import child_main; sys.exit(child_main(sys.argv[1:]))"
         completed = subprocess.run(
-            [sys.executable, "-c", child, str(job_file), str(result_file)], cwd=project.root, env=env
+            [sys.executable, "-c", child, str(job_file), str(result_file)],
+            cwd=project.root,
+            env=env,
         )
         if not result_file.exists():
             raise SubmitError(
@@ -325,9 +352,15 @@ def _run_child(project: Project, job: dict[str, Any], api_url: str | None) -> tu
             )
         result = json.loads(result_file.read_text())
     if "error" in result:
-        raise SubmitError(result["error"]["message"], flow=result["error"].get("flow"), hint=result["error"]["hint"])
+        raise SubmitError(
+            result["error"]["message"],
+            flow=result["error"].get("flow"),
+            hint=result["error"]["hint"],
+        )
     return tuple(
-        FlowRunReport(**{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])})
+        FlowRunReport(
+            **{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])}
+        )
         for run in result["runs"]
     )
 
@@ -339,12 +372,17 @@ def submit_command(args: argparse.Namespace) -> int:
             args.notebook,
             collect_parameters(args.parameters),
             flow=args.flow,
-            flow_parameters={name: typed_flow_parameter(value) for name, value in args.flow_parameters},
+            flow_parameters={
+                name: typed_flow_parameter(value) for name, value in args.flow_parameters
+            },
             deploy=args.deploy,
             pool=args.pool,
         )
     except ValidationFailedError:
-        print(f"kit submit: validation of {args.notebook} failed; nothing was submitted", file=sys.stderr)
+        print(
+            f"kit submit: validation of {args.notebook} failed; nothing was submitted",
+            file=sys.stderr,
+        )
         return 1
     print(report.runs_text())
     return 0 if report.completed else 1
@@ -364,11 +402,17 @@ def child_main(argv: list[str]) -> int:
         planned = {name: _flow_parameters(flow, job) for name, flow in loaded.items()}
         if job["deploy"]:
             _ensure_process_pool(job["pool"])
-            runs = [_deploy(project, name, job["flows"][name], planned[name], job) for name in loaded]
+            runs = [
+                _deploy(project, name, job["flows"][name], planned[name], job) for name in loaded
+            ]
         else:
             runs = [_run(name, loaded[name], planned[name], job) for name in loaded]
     except SubmitError as error:
-        result_file.write_text(json.dumps({"error": {"message": error.message, "hint": error.hint, "flow": error.flow}}))
+        result_file.write_text(
+            json.dumps(
+                {"error": {"message": error.message, "hint": error.hint, "flow": error.flow}}
+            )
+        )
         return 1
     result_file.write_text(json.dumps({"runs": runs}, default=str))
     return 0
@@ -413,7 +457,9 @@ def _flow_parameters(flow: Any, job: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _run(name: str, flow: Any, parameters: dict[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
+def _run(
+    name: str, flow: Any, parameters: dict[str, Any], job: Mapping[str, Any]
+) -> dict[str, Any]:
     state = flow(**parameters, return_state=True)
     flow_run_id = state.state_details.flow_run_id
     _attach_report(flow_run_id, job)
@@ -432,7 +478,11 @@ def _ensure_process_pool(pool: str) -> None:
             existing = client.read_work_pool(pool)
         except ObjectNotFound:
             client.create_work_pool(
-                WorkPoolCreate(name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
+                WorkPoolCreate(
+                    name=pool,
+                    type="process",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
             )
             print(f"created process work pool {pool!r}", flush=True)
             return
@@ -443,7 +493,9 @@ def _ensure_process_pool(pool: str) -> None:
         )
 
 
-def _deploy(project: Project, name: str, file: str, parameters: dict[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
+def _deploy(
+    project: Project, name: str, file: str, parameters: dict[str, Any], job: Mapping[str, Any]
+) -> dict[str, Any]:
     """Create or update the deployment NAME/NOTEBOOK of the project folder, trigger a run, wait for it."""
     import asyncio
 
@@ -495,8 +547,13 @@ def _describe(name: str, flow_run_id: Any, deployment: str | None = None) -> dic
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
-        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    tasks = sorted(tasks, key=lambda task: (task.start_time or task.expected_start_time or run.created, task.name))
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    tasks = sorted(
+        tasks,
+        key=lambda task: (task.start_time or task.expected_start_time or run.created, task.name),
+    )
     return {
         "flow": name,
         "id": str(run.id),
@@ -505,7 +562,11 @@ def _describe(name: str, flow_run_id: Any, deployment: str | None = None) -> dic
         "message": run.state.message if run.state else None,
         "parameters": run.parameters,
         "task_runs": [
-            {"name": task.name, "state": task.state.name if task.state else "Unknown", "duration": task.total_run_time.total_seconds()}
+            {
+                "name": task.name,
+                "state": task.state.name if task.state else "Unknown",
+                "duration": task.total_run_time.total_seconds(),
+            }
             for task in tasks
         ],
         "url": _reachable_url(run),

@@ -18,7 +18,15 @@ from pathlib import Path
 
 from kit import generated
 from kit.errors import KitError
-from kit.export import OwnershipError, export_lock, module_text, notebook_source, owner, plan_write, write_planned
+from kit.export import (
+    OwnershipError,
+    export_lock,
+    module_text,
+    notebook_source,
+    owner,
+    plan_write,
+    write_planned,
+)
 from kit.notebook import NotebookSource, build_workspace, display_path, located, read_notebook
 from kit.project import Project, require_project
 
@@ -48,7 +56,10 @@ class Drift:
     def text(self) -> str:
         """The drift as `kit check` prints it."""
         reason = f" ({self.reason})" if self.reason else ""
-        lines = [f"{display_path(self.path)}: {self.state.value}{reason}, from {self.notebook}", f"  fix: {self.command}"]
+        lines = [
+            f"{display_path(self.path)}: {self.state.value}{reason}, from {self.notebook}",
+            f"  fix: {self.command}",
+        ]
         lines += [f"  {line}" for line in self.diff.splitlines()]
         return "\n".join(lines)
 
@@ -89,7 +100,11 @@ def _modules_restored(package: str) -> Iterator[None]:
     try:
         yield
     finally:
-        changed = [name for name, module in list(sys.modules.items()) if ours(name) and before.get(name) is not module]
+        changed = [
+            name
+            for name, module in list(sys.modules.items())
+            if ours(name) and before.get(name) is not module
+        ]
         parent = before.get(package)
         for name in changed:
             if name in before:
@@ -123,7 +138,9 @@ def _derive(source: NotebookSource) -> Derivation:
     project = ws.project
     assert project is not None, "build_workspace requires a project"
     wanted = dict(module_text(ws, cell.name) for cell in source.cells)
-    owned = {path: header for path, header in generated_files(project).items() if header.source == name}
+    owned = {
+        path: header for path, header in generated_files(project).items() if header.source == name
+    }
     orphans: dict[Path, str] = {}
 
     promote_lines = source.lines("hamilton_promote")
@@ -132,7 +149,9 @@ def _derive(source: NotebookSource) -> Derivation:
         from kit.promote import flow_text
         from kit.promote.options import is_notebook_line
 
-        for line in promote_lines:  # a later line for the same flow wins, as when a kernel runs them
+        for (
+            line
+        ) in promote_lines:  # a later line for the same flow wins, as when a kernel runs them
             with located(source, line):
                 path, text = flow_text(ws, line.text)
             wanted[path] = text
@@ -145,15 +164,25 @@ def _derive(source: NotebookSource) -> Derivation:
             try:
                 flow_path, text = flow_text(ws, owned[path].recipe)
             except KitError as error:
-                orphans[path] = f"its recipe `{owned[path].recipe}` no longer builds: {error.message}"
+                orphans[path] = (
+                    f"its recipe `{owned[path].recipe}` no longer builds: {error.message}"
+                )
                 continue
             wanted[flow_path] = text
 
-    used = {Path(e.module.__file__).resolve() for e in ws.entries.values() if not e.is_cell and e.module.__file__}
+    used = {
+        Path(e.module.__file__).resolve()
+        for e in ws.entries.values()
+        if not e.is_cell and e.module.__file__
+    }
     for path in owned:  # a module the notebook %hamilton_use-s is still needed
         if path not in wanted and path not in orphans and path.resolve() not in used:
             in_modules = path.parent == project.modules
-            orphans[path] = "its %%hamilton cell is gone" if in_modules else "its recipe makes a flow of another name"
+            orphans[path] = (
+                "its %%hamilton cell is gone"
+                if in_modules
+                else "its recipe makes a flow of another name"
+            )
     return Derivation(notebook=notebook, source=name, wanted=wanted, orphans=orphans)
 
 
@@ -170,9 +199,15 @@ def drift_of(derivation: Derivation) -> list[Drift]:
         current_owner = owner(path)
         if current_owner not in (None, derivation.source):
             command = f"rename {path.stem} in {notebook} or in {current_owner}"
-            found.append(Drift(path, DriftState.OWNED_ELSEWHERE, diff, command, notebook, reason=current_owner))
+            found.append(
+                Drift(
+                    path, DriftState.OWNED_ELSEWHERE, diff, command, notebook, reason=current_owner
+                )
+            )
         elif state is generated.FileState.HAND_EDITED:
-            command = f"kit export --force {notebook} (drops the edit; %hamilton_load {shown} keeps it)"
+            command = (
+                f"kit export --force {notebook} (drops the edit; %hamilton_load {shown} keeps it)"
+            )
             found.append(Drift(path, DriftState.HAND_EDITED, diff, command, notebook))
         elif state is generated.FileState.FOREIGN:
             command = f"move {shown} away, or rename {path.stem} in {notebook}"
@@ -199,7 +234,14 @@ def _orphan(path: Path, notebook: str, reason: str, prune: str) -> Drift:
         if _edited_by_hand(path)
         else prune
     )
-    return Drift(path, DriftState.ORPHANED, generated.unified_diff(shown, ""), command, notebook, reason=reason)
+    return Drift(
+        path,
+        DriftState.ORPHANED,
+        generated.unified_diff(shown, ""),
+        command,
+        notebook,
+        reason=reason,
+    )
 
 
 def drift(notebook_path: Path | str) -> list[Drift]:
@@ -220,7 +262,11 @@ def project_notebooks(project: Project) -> list[Path]:
     """The notebooks under the notebooks folder, and any other notebook a generated file names."""
     found = set()
     if project.notebooks.is_dir():
-        found = {path.resolve() for path in project.notebooks.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts}
+        found = {
+            path.resolve()
+            for path in project.notebooks.rglob("*.ipynb")
+            if ".ipynb_checkpoints" not in path.parts
+        }
     for header in generated_files(project).values():
         if header.notebook is not None and (project.root / header.notebook).is_file():
             found.add((project.root / header.notebook).resolve())
@@ -234,7 +280,9 @@ class ExportResult:
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
-    orphaned: list[Drift] = field(default_factory=list)  # left in place: no --prune, or edited by hand
+    orphaned: list[Drift] = field(
+        default_factory=list
+    )  # left in place: no --prune, or edited by hand
 
 
 def export_notebooks(
@@ -255,9 +303,17 @@ def export_notebooks(
                 raise OwnershipError(path, first, derivation.name)
     result = ExportResult()
     with export_lock(project):
-        plans = [plan_write(path, text, force=force) for d in derivations for path, text in d.wanted.items()]
-        orphans = [item for d in derivations for item in drift_of(d) if item.state is DriftState.ORPHANED]
-        orphans += [item for item in abandoned if item.path not in claimed]  # a renamed notebook took them over
+        plans = [
+            plan_write(path, text, force=force)
+            for d in derivations
+            for path, text in d.wanted.items()
+        ]
+        orphans = [
+            item for d in derivations for item in drift_of(d) if item.state is DriftState.ORPHANED
+        ]
+        orphans += [
+            item for item in abandoned if item.path not in claimed
+        ]  # a renamed notebook took them over
         for item in orphans:
             if prune and not _edited_by_hand(item.path):
                 result.removed.append(item.path)
@@ -267,7 +323,9 @@ def export_notebooks(
         for path in result.removed:
             path.unlink()
     for plan in plans:
-        (result.unchanged if plan.state is generated.FileState.CURRENT else result.written).append(plan.path)
+        (result.unchanged if plan.state is generated.FileState.CURRENT else result.written).append(
+            plan.path
+        )
     return result
 
 
@@ -285,9 +343,14 @@ def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift]) -> int:
     for item in found:
         print(item.text())
     if found:
-        print(f"kit check: {len(found)} file{'s' if len(found) != 1 else ''} drifted from their notebooks", file=sys.stderr)
+        print(
+            f"kit check: {len(found)} file{'s' if len(found) != 1 else ''} drifted from their notebooks",
+            file=sys.stderr,
+        )
         return 1
-    print(f"kit check: modules and flows agree with {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''}")
+    print(
+        f"kit check: modules and flows agree with {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''}"
+    )
     return 0
 
 
@@ -296,14 +359,20 @@ def export_command(args: argparse.Namespace) -> int:
     project, notebooks, abandoned = _notebooks(args.notebooks)
     if args.check:
         return _report_drift(notebooks, abandoned)
-    result = export_notebooks(project, notebooks, force=args.force, prune=args.prune, abandoned=abandoned)
+    result = export_notebooks(
+        project, notebooks, force=args.force, prune=args.prune, abandoned=abandoned
+    )
     for path in result.written:
         print(f"wrote {display_path(path)}")
     for path in result.removed:
         print(f"removed {display_path(path)}")
     for item in result.orphaned:
-        print(f"kept {display_path(item.path)}: {item.state.value} ({item.reason}); fix: {item.command}")
-    print(f"kit export: {len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed")
+        print(
+            f"kept {display_path(item.path)}: {item.state.value} ({item.reason}); fix: {item.command}"
+        )
+    print(
+        f"kit export: {len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed"
+    )
     return 0
 
 
@@ -318,5 +387,7 @@ def init_command(args: argparse.Namespace) -> int:
     from kit.scaffold import create_project
 
     root = create_project(Path(args.dir))
-    print(f"created a kit project in {display_path(root)}; open notebooks/starter.ipynb with `jupyter lab`")
+    print(
+        f"created a kit project in {display_path(root)}; open notebooks/starter.ipynb with `jupyter lab`"
+    )
     return 0

@@ -63,9 +63,13 @@ class NotebookReport:
     def text(self) -> str:
         """The report as the command line prints it."""
         status = "PASSED" if self.passed else "FAILED"
-        lines = [f"{status} {_shown(self.notebook)} in {self.duration:.1f} s; executed notebook: {_shown(self.executed)}"]
+        lines = [
+            f"{status} {_shown(self.notebook)} in {self.duration:.1f} s; executed notebook: {_shown(self.executed)}"
+        ]
         if self.parameters:
-            lines.append("  parameters: " + ", ".join(f"{k}={v!r}" for k, v in self.parameters.items()))
+            lines.append(
+                "  parameters: " + ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
+            )
         if self.failure is not None:
             lines.append(f"  {self.failure.where} failed:")
             lines += [f"  | {line}" for line in self.failure.head().splitlines()]
@@ -138,7 +142,9 @@ class ValidationReport:
         return "\n".join([*(report.text() for report in self.notebooks), self.summary()])
 
     def markdown(self) -> str:
-        return "\n\n".join(["## kit validation", self.summary(), *(report.markdown() for report in self.notebooks)])
+        return "\n\n".join(
+            ["## kit validation", self.summary(), *(report.markdown() for report in self.notebooks)]
+        )
 
     def __str__(self) -> str:
         return self.text()
@@ -184,13 +190,17 @@ def validate(
     processes; `timeout` bounds each cell in seconds; executed notebooks go under `out` (default
     the project's runs/ folder).
     """
-    paths = [Path(notebooks)] if isinstance(notebooks, (str, Path)) else [Path(n) for n in notebooks]
+    paths = (
+        [Path(notebooks)] if isinstance(notebooks, (str, Path)) else [Path(n) for n in notebooks]
+    )
     if not paths:
         raise KitError("no notebook to validate", hint="name one or more .ipynb files")
     if jobs < 1:
         raise KitError(f"--jobs {jobs} is not a number of processes", hint="give 1 or more")
     if timeout is not None and timeout <= 0:
-        raise KitError(f"--timeout {timeout} is not a number of seconds", hint="give a positive number")
+        raise KitError(
+            f"--timeout {timeout} is not a number of seconds", hint="give a positive number"
+        )
     values = collect_parameters(file=parameters_file) if parameters_file else {}
     values.update(parameters or {})
     resolved = list(dict.fromkeys(_check_notebook(path) for path in paths))  # each notebook once
@@ -214,16 +224,22 @@ def validate(
     from concurrent.futures import ProcessPoolExecutor
 
     main = sys.modules["__main__"]
-    if not hasattr(main, "__spec__"):  # IPython's user module (in a kernel) has none; spawn reads it
+    if not hasattr(
+        main, "__spec__"
+    ):  # IPython's user module (in a kernel) has none; spawn reads it
         main.__spec__ = None
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(run_jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(run_jobs)), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         return ValidationReport(tuple(pool.map(_validate_one, run_jobs)))
 
 
 def _check_notebook(path: Path) -> Path:
     if path.suffix != ".ipynb":
-        raise KitError(f"{path} is not a notebook (.ipynb)", hint="name the notebook file to validate")
+        raise KitError(
+            f"{path} is not a notebook (.ipynb)", hint="name the notebook file to validate"
+        )
     if not path.is_file():
         raise KitError(f"no notebook at {path}", hint="check the path")
     return path.resolve()
@@ -301,17 +317,30 @@ def _run(job: _Job) -> tuple[CellFailure | None, Path | None]:
     except PapermillExecutionError as error:
         failure = _failure(job.notebook, cells, error.ename, error.evalue)
     except CellTimeoutError:
-        failure = _failure(job.notebook, cells, "CellTimeoutError", f"the cell ran longer than {job.timeout:g} s (--timeout)")
+        failure = _failure(
+            job.notebook,
+            cells,
+            "CellTimeoutError",
+            f"the cell ran longer than {job.timeout:g} s (--timeout)",
+        )
     except DeadKernelError:
-        failure = _failure(job.notebook, cells, "DeadKernelError", "the kernel died while the cell ran")
-    if failure is None or failure.ename != "DeadKernelError":  # only a dead kernel's own output explains it
+        failure = _failure(
+            job.notebook, cells, "DeadKernelError", "the kernel died while the cell ran"
+        )
+    if (
+        failure is None or failure.ename != "DeadKernelError"
+    ):  # only a dead kernel's own output explains it
         log.unlink(missing_ok=True)
-    if not job.executed.exists():  # papermill saves as it goes; make sure a copy is there whatever happened
+    if (
+        not job.executed.exists()
+    ):  # papermill saves as it goes; make sure a copy is there whatever happened
         nbformat.write(nbformat.read(str(job.notebook), as_version=4), str(job.executed))
     return failure, (log if log.exists() else None)
 
 
-def _failure(notebook: Path, cells: Sequence[tuple[int, Any]], ename: str, evalue: str) -> CellFailure:
+def _failure(
+    notebook: Path, cells: Sequence[tuple[int, Any]], ename: str, evalue: str
+) -> CellFailure:
     """The failure at the last cell that started, indexed as in the notebook on disk.
 
     papermill inserts its injected-parameters cell after the parameters cell (or replaces one the
@@ -344,9 +373,9 @@ def _kernel_manager_class(env: Mapping[str, str], log: Path) -> type:
 
     It ignores installed kernelspecs: a user-level `python3` spec may point at another Python.
     """
+    import zmq
     from ipykernel.kernelspec import get_kernel_dict
     from jupyter_client.kernelspec import KernelSpec
-    import zmq
     from jupyter_client.manager import AsyncKernelManager
 
     class ValidationKernelManager(AsyncKernelManager):
@@ -356,7 +385,9 @@ def _kernel_manager_class(env: Mapping[str, str], log: Path) -> type:
 
         async def start_kernel(self, **kw: Any) -> None:
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
-            if zmq.has("curve"):  # this environment's ipykernel takes CurveZMQ keys: encrypt, and no warning
+            if zmq.has(
+                "curve"
+            ):  # this environment's ipykernel takes CurveZMQ keys: encrypt, and no warning
                 kw.setdefault("transport_encryption", "auto")
             with log.open("ab") as stream:
                 await super().start_kernel(stdout=stream, stderr=stream, **kw)
@@ -367,6 +398,8 @@ def _kernel_manager_class(env: Mapping[str, str], log: Path) -> type:
 def validate_command(args: argparse.Namespace) -> int:
     """`kit validate NOTEBOOK ... [-p NAME VALUE] [-f FILE] [--jobs N] [--timeout S] [--out DIR]`."""
     parameters = collect_parameters(args.parameters, args.parameters_file)
-    report = validate(args.notebooks, parameters, jobs=args.jobs, timeout=args.timeout, out=args.out)
+    report = validate(
+        args.notebooks, parameters, jobs=args.jobs, timeout=args.timeout, out=args.out
+    )
     print(report.text())
     return 0 if report.passed else 1

@@ -91,13 +91,17 @@ class Workspace:
         """Config keys whose value came from a notebook variable (`model=$model_type`): key -> name."""
         return dict(self._config_references)
 
-    def set_config(self, values: Mapping[str, Any], references: Mapping[str, str] | None = None) -> None:
+    def set_config(
+        self, values: Mapping[str, Any], references: Mapping[str, str] | None = None
+    ) -> None:
         """Replace the config (what `%hamilton_config` does), remembering `$name` references."""
         self._config = dict(values)
         self._config_references = dict(references or {})
         self._changed()
 
-    def update_config(self, values: Mapping[str, Any], references: Mapping[str, str] | None = None) -> None:
+    def update_config(
+        self, values: Mapping[str, Any], references: Mapping[str, str] | None = None
+    ) -> None:
         """Merge `values` into the config (what `-c` on a cell does)."""
         if values:
             self._config.update(values)
@@ -159,7 +163,11 @@ class Workspace:
                 ) from None
         name = module.__name__.rsplit(".", 1)[-1]
         current = self._entries.get(name)
-        if current is not None and current.module is not module and current.module.__name__ != module.__name__:
+        if (
+            current is not None
+            and current.module is not module
+            and current.module.__name__ != module.__name__
+        ):
             raise KitError(
                 f"the workspace already has a module named {name!r} ({current.module.__name__})",
                 hint=f"remove it first with kit.workspace().remove({name!r})",
@@ -175,7 +183,10 @@ class Workspace:
     def remove(self, name: str) -> None:
         """Take module NAME out of the workspace."""
         if name not in self._entries:
-            raise KitError(f"the workspace has no module {name!r}", hint=f"its modules are {list(self._entries)}")
+            raise KitError(
+                f"the workspace has no module {name!r}",
+                hint=f"its modules are {list(self._entries)}",
+            )
         del self._entries[name]
         self._changed()
 
@@ -189,7 +200,9 @@ class Workspace:
         self._check_duplicates()
         self._changed()
 
-    def _put_back(self, name: str, previous: ModuleEntry | None, failed: types.ModuleType | None) -> None:
+    def _put_back(
+        self, name: str, previous: ModuleEntry | None, failed: types.ModuleType | None
+    ) -> None:
         if previous is None:
             self._entries.pop(name, None)
         else:
@@ -249,7 +262,11 @@ class Workspace:
             from hamilton import driver as hamilton_driver
 
             overridden = self._check_duplicates()
-            builder = hamilton_driver.Builder().with_modules(*self.modules.values()).with_config(self._config)
+            builder = (
+                hamilton_driver.Builder()
+                .with_modules(*self.modules.values())
+                .with_config(self._config)
+            )
             if overridden:
                 builder = builder.allow_module_overrides()
             try:
@@ -291,7 +308,9 @@ class Workspace:
         to_run = graph.upstream(outputs, stop_at=overrides)
         for name in sorted(to_run - set(overrides)):
             info = graph.nodes[name]
-            if not info.is_input and inspect.iscoroutinefunction(graph.hamilton_node(name).callable):
+            if not info.is_input and inspect.iscoroutinefunction(
+                graph.hamilton_node(name).callable
+            ):
                 raise GraphError(
                     f"node {name!r} of module {info.module!r} is an async function; "
                     "kit executes with Hamilton's synchronous driver",
@@ -308,7 +327,9 @@ class Workspace:
 
         return export_workspace(self, names, force=force)
 
-    def promote(self, flow: str, outputs: Iterable[str], tasks: Any = "by-module", **options: Any) -> Path:
+    def promote(
+        self, flow: str, outputs: Iterable[str], tasks: Any = "by-module", **options: Any
+    ) -> Path:
         """Write flows/FLOW.py computing `outputs`, split into Prefect tasks by `tasks`."""
         from kit.promote import promote_workspace
 

@@ -9,11 +9,16 @@ import textwrap
 import types
 
 import pytest
-
 from conftest import run_cell
 
 import kit
-from kit.errors import CellError, ConfigError, DuplicateNodeError, MissingInputsError, ModuleNameError
+from kit.errors import (
+    CellError,
+    ConfigError,
+    DuplicateNodeError,
+    MissingInputsError,
+    ModuleNameError,
+)
 
 
 @pytest.fixture
@@ -42,7 +47,10 @@ def test_cell_body_runs_once(shell, probe) -> None:
 
 
 def test_functions_do_not_leak_into_the_notebook(shell) -> None:
-    run_cell(shell, "%%hamilton leaky\nimport math\n\ndef area(radius: float) -> float:\n    return math.pi * radius**2\n")
+    run_cell(
+        shell,
+        "%%hamilton leaky\nimport math\n\ndef area(radius: float) -> float:\n    return math.pi * radius**2\n",
+    )
     assert "area" not in shell.user_ns
     assert "math" not in shell.user_ns
     assert isinstance(shell.user_ns["leaky"], types.ModuleType)
@@ -50,12 +58,16 @@ def test_functions_do_not_leak_into_the_notebook(shell) -> None:
 
 def test_cells_connect_into_one_dag_and_rerunning_upstream_changes_results(shell) -> None:
     run_cell(shell, "%%hamilton source\ndef base() -> int:\n    return 2\n")
-    result = run_cell(shell, "%%hamilton derived -x\ndef doubled(base: int) -> int:\n    return base * 2\n")
+    result = run_cell(
+        shell, "%%hamilton derived -x\ndef doubled(base: int) -> int:\n    return base * 2\n"
+    )
     assert result.success
     assert shell.user_ns["doubled"] == 4
     run_cell(shell, "%%hamilton source\ndef base() -> int:\n    return 10\n")
     assert kit.workspace().execute(["doubled"]) == {"doubled": 20}
-    result = run_cell(shell, "%%hamilton derived -x\ndef doubled(base: int) -> int:\n    return base * 2\n")
+    result = run_cell(
+        shell, "%%hamilton derived -x\ndef doubled(base: int) -> int:\n    return base * 2\n"
+    )
     assert shell.user_ns["doubled"] == 20
 
 
@@ -96,7 +108,10 @@ def test_module_names_that_cannot_be_modules_are_refused(shell, name: str) -> No
 
 
 def test_missing_input_names_the_input_and_its_users(shell) -> None:
-    result = run_cell(shell, "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n")
+    result = run_cell(
+        shell,
+        "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n",
+    )
     error = result.error_in_exec
     assert isinstance(error, MissingInputsError)
     assert error.missing == {"count": ["total"], "price": ["total"]}
@@ -104,13 +119,19 @@ def test_missing_input_names_the_input_and_its_users(shell) -> None:
 
 def test_inputs_come_from_notebook_variables(shell) -> None:
     shell.user_ns.update(price=2.5, count=4)
-    result = run_cell(shell, "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n")
+    result = run_cell(
+        shell,
+        "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n",
+    )
     assert result.success
     assert shell.user_ns["total"] == 10.0
 
 
 def test_an_input_with_a_default_is_optional(shell) -> None:
-    result = run_cell(shell, "%%hamilton optional -x\ndef greeting(name: str = 'world') -> str:\n    return 'hello ' + name\n")
+    result = run_cell(
+        shell,
+        "%%hamilton optional -x\ndef greeting(name: str = 'world') -> str:\n    return 'hello ' + name\n",
+    )
     assert result.success, result.error_in_exec
     assert shell.user_ns["greeting"] == "hello world"
 
@@ -126,14 +147,19 @@ def test_cell_functions_pickle_by_reference(shell) -> None:
 def test_source_of_cell_functions_is_available(shell) -> None:
     import inspect
 
-    run_cell(shell, '%%hamilton sourced\nfrom __future__ import annotations\n"""Doc."""\n\ndef a() -> int:\n    return 1\n')
+    run_cell(
+        shell,
+        '%%hamilton sourced\nfrom __future__ import annotations\n"""Doc."""\n\ndef a() -> int:\n    return 1\n',
+    )
     module = kit.workspace().modules["sourced"]
     assert inspect.getsource(module.a) == "def a() -> int:\n    return 1\n"
     assert module.__doc__ is None  # the docstring comes after the __future__ import, as in a file
 
 
 def test_ipython_syntax_in_the_body_names_the_line(shell) -> None:
-    result = run_cell(shell, "%%hamilton magicky\ndef a() -> int:\n    return 1\n!pip install nothing\n")
+    result = run_cell(
+        shell, "%%hamilton magicky\ndef a() -> int:\n    return 1\n!pip install nothing\n"
+    )
     error = result.error_in_exec
     assert isinstance(error, CellError)
     assert (error.module, error.line) == ("magicky", 3)
@@ -143,7 +169,9 @@ def test_ipython_syntax_in_the_body_names_the_line(shell) -> None:
 def test_a_failing_body_keeps_the_previous_module(shell) -> None:
     run_cell(shell, "%%hamilton fragile\ndef a() -> int:\n    return 1\n")
     before = kit.workspace().modules["fragile"]
-    result = run_cell(shell, "%%hamilton fragile\ndef a() -> int:\n    return 2\nraise RuntimeError('boom')\n")
+    result = run_cell(
+        shell, "%%hamilton fragile\ndef a() -> int:\n    return 2\nraise RuntimeError('boom')\n"
+    )
     error = result.error_in_exec
     assert isinstance(error, CellError) and error.line == 3 and "boom" in str(error)
     assert kit.workspace().modules["fragile"] is before
@@ -191,7 +219,9 @@ def test_config_magic_types_values_clears_and_takes_variables(shell) -> None:
 def test_use_adds_an_existing_module(shell, project) -> None:
     (project / "modules" / "prepared.py").write_text("def base() -> int:\n    return 5\n")
     run_cell(shell, "%hamilton_use modules.prepared")
-    result = run_cell(shell, "%%hamilton on_top -x\ndef plus_one(base: int) -> int:\n    return base + 1\n")
+    result = run_cell(
+        shell, "%%hamilton on_top -x\ndef plus_one(base: int) -> int:\n    return base + 1\n"
+    )
     assert result.success, result.error_in_exec
     assert shell.user_ns["plus_one"] == 6
     assert list(kit.workspace().modules) == ["prepared", "on_top"]
@@ -219,7 +249,9 @@ def test_an_input_of_the_wrong_type_names_input_type_and_node(shell) -> None:
     from kit.errors import InputTypeError
 
     shell.run_cell("%hamilton_config scale=3")
-    result = run_cell(shell, "%%hamilton typed -x\ndef scaled(scale: float) -> float:\n    return scale * 2\n")
+    result = run_cell(
+        shell, "%%hamilton typed -x\ndef scaled(scale: float) -> float:\n    return scale * 2\n"
+    )
     error = result.error_in_exec
     assert isinstance(error, InputTypeError)
     assert error.mismatches == {"scale": ("float", "int", ["scaled"])}

@@ -10,7 +10,6 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-
 from conftest import forget_project_modules
 from test_export import dag_signature, exported_dag_signature
 from test_notebook import tree
@@ -36,7 +35,9 @@ print(json.dumps({"code": code, "modules": sorted({name.split(".")[0] for name i
 
 def _top_level_imports(*argv: str, cwd: Path | None = None) -> tuple[int, set[str]]:
     """Run `kit ARGV` in a fresh interpreter; its exit code and the top-level packages it imported."""
-    done = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, *argv], capture_output=True, text=True, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_AFTER, *argv], capture_output=True, text=True, cwd=cwd
+    )
     report = json.loads(done.stdout.splitlines()[-1])
     return report["code"], set(report["modules"])
 
@@ -64,8 +65,12 @@ def test_the_kit_command_prints_its_version() -> None:
     assert (done.returncode, done.stdout) == (0, f"kit {kit.__version__}\n")
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("export", "--help"), ("check", "--help"), ("init", "--help")])
-def test_help_imports_neither_prefect_nor_papermill_nor_jupyter_server(argv: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "argv", [("--help",), ("export", "--help"), ("check", "--help"), ("init", "--help")]
+)
+def test_help_imports_neither_prefect_nor_papermill_nor_jupyter_server(
+    argv: tuple[str, ...],
+) -> None:
     code, imported = _top_level_imports(*argv)
     assert code == 0
     assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
@@ -102,16 +107,28 @@ def test_init_makes_a_project_whose_starter_validates_and_exports(
     ]
     assert (root / ".gitignore").is_file()
     project = kit.project.load_project(root)
-    assert (project.notebooks, project.modules, project.flows) == (root / "notebooks", root / "modules", root / "flows")
+    assert (project.notebooks, project.modules, project.flows) == (
+        root / "notebooks",
+        root / "modules",
+        root / "flows",
+    )
     assert 'name = "my-project"' in (root / "pyproject.toml").read_text()
     assert "name: my-project" in (root / "environment.yml").read_text()
 
     starter = root / "notebooks" / "starter.ipynb"
     papermill.execute_notebook(
-        str(starter), str(tmp_path / "starter.ipynb"), cwd=str(starter.parent), parameters={"scale": 3.0}, progress_bar=False
+        str(starter),
+        str(tmp_path / "starter.ipynb"),
+        cwd=str(starter.parent),
+        parameters={"scale": 3.0},
+        progress_bar=False,
     )
     executed = nbformat.read(tmp_path / "starter.ipynb", as_version=4)
-    assert any("mean_by_sensor" in cell.source and cell.outputs for cell in executed.cells if cell.cell_type == "code")
+    assert any(
+        "mean_by_sensor" in cell.source and cell.outputs
+        for cell in executed.cells
+        if cell.cell_type == "code"
+    )
 
     monkeypatch.chdir(root)
     kit.project._find_cached.cache_clear()
@@ -122,11 +139,15 @@ def test_init_makes_a_project_whose_starter_validates_and_exports(
     assert "wrote modules/readings.py" in capsys.readouterr().out
     forget_project_modules()
     ws = workspace_from_notebook(starter)
-    assert exported_dag_signature(root, ws.config, ["modules.readings", "modules.summary"]) == dag_signature(ws)
+    assert exported_dag_signature(
+        root, ws.config, ["modules.readings", "modules.summary"]
+    ) == dag_signature(ws)
     forget_project_modules()
 
 
-def test_init_refuses_a_folder_with_files_and_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refuses_a_folder_with_files_and_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine\n")
@@ -145,7 +166,9 @@ def test_init_refuses_a_folder_with_files_and_a_file(tmp_path: Path, capsys: pyt
 def test_the_pre_commit_hook_runs_kit_check() -> None:
     import yaml
 
-    hooks = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())
+    hooks = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text()
+    )
     [hook] = hooks
     assert (hook["id"], hook["entry"], hook["pass_filenames"]) == ("kit-check", "kit check", False)
     assert "ipynb" in hook["files"] and "py" in hook["files"]

@@ -129,7 +129,8 @@ CONFIG = {"model": "linear"}
 
 def _shape(graph: DagGraph) -> dict[str, tuple[str, tuple[str, ...], bool]]:
     return {
-        name: (info.type, tuple(sorted(info.dependencies)), info.is_input) for name, info in graph.nodes.items()
+        name: (info.type, tuple(sorted(info.dependencies)), info.is_input)
+        for name, info in graph.nodes.items()
     }
 
 
@@ -148,13 +149,22 @@ def test_cell_dag_equals_file_dag(project: Path, family: str) -> None:
     from_cell, from_file = ws.graph(), project_ws.graph()
     assert _shape(from_cell) == _shape(from_file)
     assert len(from_cell.nodes) >= 1
-    assert {info.module for info in from_cell.nodes.values() if not info.is_input} == {f"cell_{family}"}
+    assert {info.module for info in from_cell.nodes.values() if not info.is_input} == {
+        f"cell_{family}"
+    }
 
 
 def test_decorated_cells_execute_like_files(project: Path) -> None:
     ws = kit.workspace()
     ws.config = CONFIG
-    for family in ("config_when", "parameterize", "pipe_input", "does", "mutate", "extract_columns"):
+    for family in (
+        "config_when",
+        "parameterize",
+        "pipe_input",
+        "does",
+        "mutate",
+        "extract_columns",
+    ):
         ws.add_cell(f"cell_{family}", textwrap.dedent(SOURCES[family]).lstrip())
     results = ws.execute(["score", "tripled", "quadrupled", "piped", "both", "numbers", "area"])
     assert results["score"] == 3.0

@@ -16,11 +16,17 @@ def test_kit_demo_validates_submits_and_summarises(tmp_path: Path) -> None:
     project.mkdir()
     shutil.copy(REPO / "pyproject.toml", project)
     for folder in ("notebooks", "modules", "flows"):
-        shutil.copytree(REPO / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        shutil.copytree(
+            REPO / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__", ".*")
+        )
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
 
     done = subprocess.run(
-        [sys.executable, "-m", "kit.cli", "demo"], cwd=project, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "kit.cli", "demo"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -32,5 +38,7 @@ def test_kit_demo_validates_submits_and_summarises(tmp_path: Path) -> None:
     assert f"PREFECT_HOME={project / '.kit' / 'prefect'}" in summary
     predictions = (project / "runs" / "predictions.csv").read_text().splitlines()
     assert predictions[0].endswith("label,prediction")
-    assert len(predictions) - 1 == round(569 * 0.25), "the flow ran on the full data set, not the sample"
+    assert len(predictions) - 1 == round(569 * 0.25), (
+        "the flow ran on the full data set, not the sample"
+    )
     assert (project / "runs" / "notebooks" / "ml_pipeline.ipynb").is_file()

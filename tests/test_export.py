@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import run_cell
 
 import kit
@@ -36,11 +35,14 @@ print(json.dumps({n.name: [repr(n.type), sorted(d.name for d in n.dependencies)]
 def dag_signature(ws: kit.Workspace) -> dict[str, list[Any]]:
     """Node name -> [type, sorted dependencies] of the workspace's Hamilton graph."""
     return {
-        n.name: [repr(n.type), sorted(d.name for d in n.dependencies)] for n in ws.driver().graph.nodes.values()
+        n.name: [repr(n.type), sorted(d.name for d in n.dependencies)]
+        for n in ws.driver().graph.nodes.values()
     }
 
 
-def exported_dag_signature(root: Path, config: dict[str, Any], modules: list[str]) -> dict[str, list[Any]]:
+def exported_dag_signature(
+    root: Path, config: dict[str, Any], modules: list[str]
+) -> dict[str, list[Any]]:
     """The same signature from the exported files, imported in a fresh interpreter at `root`."""
     done = subprocess.run(
         [sys.executable, "-c", _SIGNATURE_SCRIPT, json.dumps(config), *modules],
@@ -54,12 +56,18 @@ def exported_dag_signature(root: Path, config: dict[str, Any], modules: list[str
 
 
 def _import_in_fresh_interpreter(root: Path, module: str) -> None:
-    done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], cwd=root, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    return {
+        p.name: p.read_text()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def test_export_flag_writes_header_and_the_body_as_written(shell, project: Path) -> None:
@@ -86,10 +94,17 @@ def test_export_magic_writes_all_cell_modules_or_the_named_ones(shell, project: 
     assert run_cell(shell, "%hamilton_export second").success
     assert sorted(_snapshot(project / "modules")) == ["__init__.py", "given.py", "second.py"]
     assert run_cell(shell, "%hamilton_export").success
-    assert sorted(_snapshot(project / "modules")) == ["__init__.py", "first.py", "given.py", "second.py"]
+    assert sorted(_snapshot(project / "modules")) == [
+        "__init__.py",
+        "first.py",
+        "given.py",
+        "second.py",
+    ]
     assert (project / "modules" / "given.py").read_text() == "def seed() -> int:\n    return 2\n"
     result = run_cell(shell, "%hamilton_export nowhere")
-    assert isinstance(result.error_in_exec, kit.KitError) and "'nowhere'" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, kit.KitError) and "'nowhere'" in str(
+        result.error_in_exec
+    )
     result = run_cell(shell, "%hamilton_export given")
     assert "%hamilton_use" in str(result.error_in_exec)
 
@@ -112,9 +127,9 @@ def test_exported_modules_build_the_same_dag_in_a_fresh_interpreter(shell, proje
     assert run_cell(shell, "%hamilton_export").success
     ws = kit.workspace()
     assert ws.execute(["total"]) == {"total": "N7"}
-    assert exported_dag_signature(project, ws.config, ["modules.loading", "modules.shaping", "modules.summary"]) == (
-        dag_signature(ws)
-    )
+    assert exported_dag_signature(
+        project, ws.config, ["modules.loading", "modules.shaping", "modules.summary"]
+    ) == (dag_signature(ws))
 
 
 def test_the_header_names_the_notebook_from_jpy_session_name(
@@ -125,7 +140,11 @@ def test_the_header_names_the_notebook_from_jpy_session_name(
     cell = "%%hamilton prep\ndef a() -> int:\n    return 1\n"
     # Jupyter started at the project root, at its parent, or given an absolute path; the kernel runs in notebooks/
     monkeypatch.chdir(project / "notebooks")
-    for session_name in ("notebooks/analysis.ipynb", f"{project.name}/notebooks/analysis.ipynb", str(notebook)):
+    for session_name in (
+        "notebooks/analysis.ipynb",
+        f"{project.name}/notebooks/analysis.ipynb",
+        str(notebook),
+    ):
         monkeypatch.setenv("JPY_SESSION_NAME", session_name)
         reset_workspace()
         run_cell(shell, cell)
@@ -138,7 +157,9 @@ def test_a_module_owned_by_another_notebook_is_refused_naming_both(
     shell, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = project / "modules" / "prep.py"
-    theirs = generated.render("notebooks/other.ipynb", "%%hamilton prep", "def a() -> int:\n    return 0\n")
+    theirs = generated.render(
+        "notebooks/other.ipynb", "%%hamilton prep", "def a() -> int:\n    return 0\n"
+    )
     path.write_text(theirs)
     (project / "notebooks" / "other.ipynb").write_text("{}")
     monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/mine.ipynb")
@@ -152,14 +173,20 @@ def test_a_module_owned_by_another_notebook_is_refused_naming_both(
     monkeypatch.delenv("JPY_SESSION_NAME")
     reset_workspace()
     result = run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
-    assert isinstance(result.error_in_exec, OwnershipError) and "an interactive session" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, OwnershipError) and "an interactive session" in str(
+        result.error_in_exec
+    )
     assert path.read_text() == theirs
-    (project / "notebooks" / "other.ipynb").unlink()  # a notebook that is gone owns nothing: its files can be taken over
+    (
+        project / "notebooks" / "other.ipynb"
+    ).unlink()  # a notebook that is gone owns nothing: its files can be taken over
     assert run_cell(shell, "%hamilton_export").success
     assert "return 1" in path.read_text()
 
 
-def test_a_hand_edited_module_is_refused_with_its_diff_and_force_overwrites(shell, project: Path) -> None:
+def test_a_hand_edited_module_is_refused_with_its_diff_and_force_overwrites(
+    shell, project: Path
+) -> None:
     run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
     path = project / "modules" / "prep.py"
     edited = path.read_text().replace("return 1", "return 42")
@@ -183,7 +210,9 @@ def test_a_file_that_kit_did_not_write_is_refused(shell, project: Path) -> None:
     assert path.read_text() == "def mine() -> int:\n    return 7\n"
 
 
-def test_a_modules_path_that_is_a_file_is_refused_and_nothing_is_written(shell, project: Path) -> None:
+def test_a_modules_path_that_is_a_file_is_refused_and_nothing_is_written(
+    shell, project: Path
+) -> None:
     run_cell(shell, "%%hamilton prep\ndef a() -> int:\n    return 1\n")
     shutil.rmtree(project / "modules")
     (project / "modules").write_text("not a folder\n")
@@ -210,7 +239,10 @@ def test_one_refused_module_means_no_module_is_written(shell, project: Path) -> 
 
 def test_writes_are_atomic_and_leave_no_temporary_files(project: Path) -> None:
     path = project / "modules" / "contended.py"
-    texts = [generated.render(None, f"%%hamilton contended -c n={i}", f"N = {i}\n" * 2000) for i in range(8)]
+    texts = [
+        generated.render(None, f"%%hamilton contended -c n={i}", f"N = {i}\n" * 2000)
+        for i in range(8)
+    ]
 
     def write_many(text: str) -> None:
         for _ in range(20):
@@ -228,20 +260,29 @@ def test_writes_are_atomic_and_leave_no_temporary_files(project: Path) -> None:
     ]
 
 
-def test_load_puts_the_module_in_the_next_cell_and_exporting_it_again_is_a_no_op(shell, project: Path) -> None:
-    run_cell(shell, '%%hamilton prep -c n=3 --export\n"""Doc."""\n\ndef a() -> int:\n    return 1\n')
+def test_load_puts_the_module_in_the_next_cell_and_exporting_it_again_is_a_no_op(
+    shell, project: Path
+) -> None:
+    run_cell(
+        shell, '%%hamilton prep -c n=3 --export\n"""Doc."""\n\ndef a() -> int:\n    return 1\n'
+    )
     path = project / "modules" / "prep.py"
     before = path.read_bytes()
     for target in ("prep", "modules.prep", "modules/prep.py", str(path)):
         shell.rl_next_input = None
         assert run_cell(shell, f"%hamilton_load {target}").success
-        assert shell.rl_next_input == '%%hamilton prep -c n=3 --export\n"""Doc."""\n\ndef a() -> int:\n    return 1'
+        assert (
+            shell.rl_next_input
+            == '%%hamilton prep -c n=3 --export\n"""Doc."""\n\ndef a() -> int:\n    return 1'
+        )
     reset_workspace()
     assert run_cell(shell, shell.rl_next_input).success
     assert path.read_bytes() == before
 
 
-def test_load_keeps_a_hand_edit_and_exporting_it_from_the_notebook_is_allowed(shell, project: Path) -> None:
+def test_load_keeps_a_hand_edit_and_exporting_it_from_the_notebook_is_allowed(
+    shell, project: Path
+) -> None:
     run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
     path = project / "modules" / "prep.py"
     path.write_text(path.read_text().replace("return 1", "return 42"))
@@ -262,23 +303,37 @@ def test_load_turns_a_hand_written_module_into_a_cell(shell, project: Path) -> N
     assert run_cell(shell, shell.rl_next_input + "\n").success
     assert run_cell(shell, "%hamilton_export").success
     assert generated.read(path) == (
-        generated.Header(generated.INTERACTIVE, "%%hamilton handmade", generated.digest("def c() -> int:\n    return 3\n")),
+        generated.Header(
+            generated.INTERACTIVE,
+            "%%hamilton handmade",
+            generated.digest("def c() -> int:\n    return 3\n"),
+        ),
         "def c() -> int:\n    return 3\n",
     )
 
 
 def test_load_refuses_a_flow_and_a_missing_module(shell, project: Path) -> None:
     flow = project / "flows" / "train.py"
-    flow.write_text(generated.render("notebooks/a.ipynb", "%hamilton_promote train --outputs model", "x = 1\n"))
+    flow.write_text(
+        generated.render("notebooks/a.ipynb", "%hamilton_promote train --outputs model", "x = 1\n")
+    )
     result = run_cell(shell, "%hamilton_load flows/train.py")
-    assert isinstance(result.error_in_exec, kit.KitError) and "generated flow" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, kit.KitError) and "generated flow" in str(
+        result.error_in_exec
+    )
     result = run_cell(shell, "%hamilton_load nowhere")
-    assert isinstance(result.error_in_exec, kit.KitError) and "no such module file" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, kit.KitError) and "no such module file" in str(
+        result.error_in_exec
+    )
     result = run_cell(shell, "%hamilton_load")
-    assert isinstance(result.error_in_exec, kit.KitError) and "name a module" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, kit.KitError) and "name a module" in str(
+        result.error_in_exec
+    )
 
 
-def test_export_outside_a_project_says_how_to_make_one(shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_outside_a_project_says_how_to_make_one(
+    shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kit.project
 
     outside = tmp_path / "outside"
@@ -287,7 +342,9 @@ def test_export_outside_a_project_says_how_to_make_one(shell, tmp_path: Path, mo
     kit.project._find_cached.cache_clear()
     reset_workspace()
     result = run_cell(shell, "%%hamilton prep --export\ndef a() -> int:\n    return 1\n")
-    assert isinstance(result.error_in_exec, ProjectError) and "kit init" in str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, ProjectError) and "kit init" in str(
+        result.error_in_exec
+    )
     assert list(outside.iterdir()) == []
 
 
@@ -301,7 +358,9 @@ def test_module_text_is_what_export_writes(shell, project: Path) -> None:
     assert path.read_text() == text
 
 
-def test_an_export_checks_and_writes_under_one_project_lock(shell, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_export_checks_and_writes_under_one_project_lock(
+    shell, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While one export writes, another cannot take the project's export lock (so they cannot interleave)."""
     from filelock import FileLock, Timeout
 

@@ -14,22 +14,37 @@ from kit.dag.layout import Box, Group, Placement, layout
 ENGINES = ["dot", "igraph"]
 
 
-def random_dag(n: int, *, seed: int = 7, modules: int = 8) -> tuple[list[Box], list[tuple[str, str]], list[Group]]:
+def random_dag(
+    n: int, *, seed: int = 7, modules: int = 8
+) -> tuple[list[Box], list[tuple[str, str]], list[Group]]:
     """`n` boxes of varied widths: a tenth external inputs (in no group), the rest in modules."""
     rng = random.Random(seed)
     inputs = max(1, n // 10)
     boxes = [
-        Box(f"v{i}", rng.uniform(60, 220), 38, None if i < inputs else f"m{(i - inputs) * modules // (n - inputs)}")
+        Box(
+            f"v{i}",
+            rng.uniform(60, 220),
+            38,
+            None if i < inputs else f"m{(i - inputs) * modules // (n - inputs)}",
+        )
         for i in range(n)
     ]
     edges = {(f"v{rng.randint(max(inputs, i - 40), i - 1)}", f"v{i}") for i in range(inputs + 1, n)}
-    edges |= {(f"v{rng.randint(max(inputs, i - 40), i - 1)}", f"v{i}") for i in range(inputs + 1, n) if rng.random() < 0.5}
-    edges |= {(f"v{i}", f"v{rng.randint(inputs, n - 1)}") for i in range(inputs)}  # each input feeds a node
+    edges |= {
+        (f"v{rng.randint(max(inputs, i - 40), i - 1)}", f"v{i}")
+        for i in range(inputs + 1, n)
+        if rng.random() < 0.5
+    }
+    edges |= {
+        (f"v{i}", f"v{rng.randint(inputs, n - 1)}") for i in range(inputs)
+    }  # each input feeds a node
     groups = [Group(f"m{k}", f"m{k}") for k in range(modules)]
     return boxes, sorted(edges), groups
 
 
-def rectangles(placement: Placement, boxes: list[Box]) -> dict[str, tuple[float, float, float, float]]:
+def rectangles(
+    placement: Placement, boxes: list[Box]
+) -> dict[str, tuple[float, float, float, float]]:
     out = {}
     for box in boxes:
         x, y = placement.centres[box.id]
@@ -49,7 +64,9 @@ def overlapping(rects: dict[str, tuple[float, float, float, float]]) -> list[tup
     return found
 
 
-def on_outline(point: tuple[float, float], rect: tuple[float, float, float, float], slack: float = 2.0) -> bool:
+def on_outline(
+    point: tuple[float, float], rect: tuple[float, float, float, float], slack: float = 2.0
+) -> bool:
     """`point` lies on the rectangle's border (dot may end an edge on a side, not only the top)."""
     x, y = point
     x0, y0, x1, y1 = rect
@@ -75,7 +92,10 @@ def test_layered_top_to_bottom_without_overlaps(engine: str, n: int) -> None:
     for source, target in edges:
         assert rects[source][3] <= rects[target][1], f"{source} -> {target} does not point down"
     # The drawing holds every box.
-    assert all(0 <= r[0] and r[2] <= placement.width and 0 <= r[1] and r[3] <= placement.height for r in rects.values())
+    assert all(
+        r[0] >= 0 and r[2] <= placement.width and r[1] >= 0 and r[3] <= placement.height
+        for r in rects.values()
+    )
 
 
 def test_dot_groups_hold_their_boxes_and_nothing_else() -> None:
@@ -92,7 +112,9 @@ def test_dot_groups_hold_their_boxes_and_nothing_else() -> None:
             assert inside if box.group == name else apart, f"{box.id} and group {name}"
 
 
-def test_without_dot_a_source_sits_one_rank_above_its_first_consumer_and_groups_are_not_drawn() -> None:
+def test_without_dot_a_source_sits_one_rank_above_its_first_consumer_and_groups_are_not_drawn() -> (
+    None
+):
     boxes, edges, groups = random_dag(120)
     placement = layout(boxes, edges, groups, engine="igraph")
     assert placement.groups == {}  # igraph knows no clusters; modules show by colour
@@ -116,8 +138,12 @@ def test_edges_run_from_source_to_target(engine: str) -> None:
         assert on_outline(points[-1], rects[route.target]), route
 
 
-def test_without_dot_on_path_igraph_lays_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert shutil.which("dot"), "graphviz dot is installed where the tests run (make system-packages)"
+def test_without_dot_on_path_igraph_lays_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert shutil.which("dot"), (
+        "graphviz dot is installed where the tests run (make system-packages)"
+    )
     monkeypatch.setenv("PATH", str(tmp_path))
     boxes, edges, groups = random_dag(40)
 
@@ -127,7 +153,9 @@ def test_without_dot_on_path_igraph_lays_out(monkeypatch: pytest.MonkeyPatch, tm
     assert overlapping(rectangles(placement, boxes)) == []
 
 
-def test_a_dot_that_fails_falls_back_to_igraph(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_dot_that_fails_falls_back_to_igraph(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     broken = tmp_path / "dot"
     broken.write_text("#!/bin/sh\necho 'Error: trouble in init_rank' >&2\nexit 1\n")
     broken.chmod(0o755)

@@ -9,16 +9,21 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 from conftest import REPO, forget_project_modules, run_cell, write_project
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from test_export import dag_signature
 
 import kit.project
 from kit import generated
 from kit.cli import main
 from kit.export import module_text
-from kit.notebook import MagicLine, NotebookError, parameter_literals, read_notebook, workspace_from_notebook
+from kit.notebook import (
+    MagicLine,
+    NotebookError,
+    parameter_literals,
+    read_notebook,
+    workspace_from_notebook,
+)
 from kit.workspace import reset_workspace
 
 DATA = Path(__file__).parent / "data" / "sync"
@@ -27,7 +32,11 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 def write_notebook(path: Path, *sources: str, parameters: str | None = None) -> Path:
     """A notebook of code cells (a parameters cell first, when given)."""
-    cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})] if parameters is not None else []
+    cells = (
+        [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+        if parameters is not None
+        else []
+    )
     cells += [new_code_cell(source) for source in sources]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), path)
@@ -40,7 +49,9 @@ def tree(root: Path) -> dict[str, bytes]:
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
         if path.is_file()
-        and not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts)
+        and not any(
+            part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts
+        )
     }
 
 
@@ -63,7 +74,10 @@ def fixture_project(root: Path, notebook: Path) -> Path:
 
 def test_read_notebook_finds_cells_lines_and_parameters() -> None:
     source = read_notebook(DATA / "features.ipynb")
-    kinds = [(step.index, type(step).__name__, getattr(step, "name", None) or step.magic) for step in source.steps]
+    kinds = [
+        (step.index, type(step).__name__, getattr(step, "name", None) or step.magic)
+        for step in source.steps
+    ]
     assert kinds == [
         (3, "MagicLine", "hamilton_use"),
         (4, "MagicLine", "hamilton_config"),
@@ -90,12 +104,22 @@ def test_parameter_literals_are_the_parameters_cell_as_written(tmp_path: Path) -
         parameters="model = 'logistic'\nsizes = [1, 2]\nnow = compute()\nlimit: float = 1e3\na = b = 2",
     )
     injected = nbformat.read(notebook, as_version=4)
-    injected.cells.insert(1, new_code_cell("model = 'forest'", metadata={"tags": ["injected-parameters"]}))
+    injected.cells.insert(
+        1, new_code_cell("model = 'forest'", metadata={"tags": ["injected-parameters"]})
+    )
     nbformat.write(injected, notebook)
-    assert parameter_literals(notebook) == {"model": "logistic", "sizes": [1, 2], "limit": 1000.0, "a": 2, "b": 2}
+    assert parameter_literals(notebook) == {
+        "model": "logistic",
+        "sizes": [1, 2],
+        "limit": 1000.0,
+        "a": 2,
+        "b": 2,
+    }
 
 
-def test_the_cli_workspace_is_the_kernel_workspace(shell, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_workspace_is_the_kernel_workspace(
+    shell, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fixture_project(project, DATA / "features.ipynb")
     notebook = project / "notebooks" / "features.ipynb"
     monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/features.ipynb")
@@ -105,14 +129,24 @@ def test_the_cli_workspace_is_the_kernel_workspace(shell, project: Path, monkeyp
             result = run_cell(shell, cell.source)
             assert result.success, (cell.source, result.error_in_exec)
     kernel = kit.workspace()
-    kernel_entries = [(e.name, e.source, e.magic_line, e.override, e.is_cell) for e in kernel.entries.values()]
-    kernel_state = (kernel.config, dag_signature(kernel), [module_text(kernel, n) for n in ("loading", "shaping", "summary")])
+    kernel_entries = [
+        (e.name, e.source, e.magic_line, e.override, e.is_cell) for e in kernel.entries.values()
+    ]
+    kernel_state = (
+        kernel.config,
+        dag_signature(kernel),
+        [module_text(kernel, n) for n in ("loading", "shaping", "summary")],
+    )
 
     built = workspace_from_notebook(notebook)
-    assert [(e.name, e.source, e.magic_line, e.override, e.is_cell) for e in built.entries.values()] == kernel_entries
-    assert (built.config, dag_signature(built), [module_text(built, n) for n in ("loading", "shaping", "summary")]) == (
-        kernel_state
-    )
+    assert [
+        (e.name, e.source, e.magic_line, e.override, e.is_cell) for e in built.entries.values()
+    ] == kernel_entries
+    assert (
+        built.config,
+        dag_signature(built),
+        [module_text(built, n) for n in ("loading", "shaping", "summary")],
+    ) == (kernel_state)
     assert built.execute(["total"]) == {"total": "N17"}
 
 
@@ -174,11 +208,17 @@ def test_a_file_that_is_not_json_is_refused(project: Path) -> None:
 
 def test_a_notebook_that_is_not_nbformat_4_is_refused(project: Path) -> None:
     notebook = project / "notebooks" / "old.ipynb"
-    notebook.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}))
+    notebook.write_text(
+        json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []})
+    )
     assert "is nbformat 3, not nbformat 4" in str(_refused(project, notebook))
     notebook.write_text(json.dumps({"cells": []}))
     assert "not a notebook" in str(_refused(project, notebook))
-    notebook.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}))
+    notebook.write_text(
+        json.dumps(
+            {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}
+        )
+    )
     assert "not a valid nbformat 4 notebook" in str(_refused(project, notebook))
 
 
@@ -191,12 +231,18 @@ def test_a_syntax_error_names_notebook_cell_and_line(project: Path) -> None:
     )
     error = _refused(project, notebook)
     assert (error.notebook, error.cell_index) == ("notebooks/typo.ipynb", 2)
-    assert str(error).startswith("notebooks/typo.ipynb, cell 2: cell module 'typo', line 2: return 1 +: syntax error")
+    assert str(error).startswith(
+        "notebooks/typo.ipynb, cell 2: cell module 'typo', line 2: return 1 +: syntax error"
+    )
     assert error.__cause__.line == 2
 
 
 def test_a_cell_without_a_module_name_is_refused(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "nameless.ipynb", "x = 1", "\n%%hamilton -x\ndef a() -> int:\n    return 1\n")
+    notebook = write_notebook(
+        project / "notebooks" / "nameless.ipynb",
+        "x = 1",
+        "\n%%hamilton -x\ndef a() -> int:\n    return 1\n",
+    )
     error = _refused(project, notebook)
     assert (error.cell_index, error.line) == (1, 2)
     assert "the %%hamilton cell has no module name" in str(error)
@@ -224,23 +270,33 @@ def test_a_value_only_a_kernel_could_know_is_refused(project: Path) -> None:
 
 
 def test_a_magic_inside_a_block_is_refused(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "nested.ipynb", "if True:\n    %hamilton_config n=1\n")
+    notebook = write_notebook(
+        project / "notebooks" / "nested.ipynb", "if True:\n    %hamilton_config n=1\n"
+    )
     error = _refused(project, notebook)
     assert (error.cell_index, error.line) == (0, 2) and "inside a block" in str(error)
 
 
 def test_a_bad_option_and_a_bad_module_name_name_the_cell(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "opts.ipynb", "%%hamilton prep --bogus\ndef a() -> int:\n    return 1\n")
+    notebook = write_notebook(
+        project / "notebooks" / "opts.ipynb",
+        "%%hamilton prep --bogus\ndef a() -> int:\n    return 1\n",
+    )
     error = _refused(project, notebook)
     assert error.cell_index == 0 and "--bogus" in str(error)
-    notebook = write_notebook(project / "notebooks" / "opts.ipynb", "%%hamilton json\ndef a() -> int:\n    return 1\n")
+    notebook = write_notebook(
+        project / "notebooks" / "opts.ipynb", "%%hamilton json\ndef a() -> int:\n    return 1\n"
+    )
     error = _refused(project, notebook)
     assert error.cell_index == 0 and "'json'" in str(error) and "shadow" in str(error)
 
 
 def test_markdown_and_plain_cells_are_left_alone(project: Path) -> None:
     notebook = project / "notebooks" / "plain.ipynb"
-    cells = [new_markdown_cell("%%hamilton not_code\n"), new_code_cell("print('%hamilton_config n=1')\n!ls\n%time 1")]
+    cells = [
+        new_markdown_cell("%%hamilton not_code\n"),
+        new_code_cell("print('%hamilton_config n=1')\n!ls\n%time 1"),
+    ]
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), notebook)
     assert read_notebook(notebook).steps == ()
 

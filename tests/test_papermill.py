@@ -8,20 +8,25 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-
 from conftest import REPO
+from nbformat.v4 import new_code_cell, new_notebook
 
 
 def _execute(notebook: Path, output: Path, **parameters: object) -> nbformat.NotebookNode:
     papermill.execute_notebook(
-        str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent), progress_bar=False
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        cwd=str(notebook.parent),
+        progress_bar=False,
     )
     return nbformat.read(output, as_version=4)
 
 
 def test_quickstart_runs_clean_with_parameters(tmp_path: Path) -> None:
-    executed = _execute(REPO / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb", scale=3.0)
+    executed = _execute(
+        REPO / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb", scale=3.0
+    )
     shown = [
         output
         for cell in executed.cells
@@ -29,7 +34,9 @@ def test_quickstart_runs_clean_with_parameters(tmp_path: Path) -> None:
         for output in cell.outputs
     ]
     texts = "\n".join(output.get("data", {}).get("text/plain", "") for output in shown)
-    assert re.search(r"a\s+6\.0", texts) and re.search(r"b\s+9\.0", texts), "the result, computed with scale=3.0, is displayed"
+    assert re.search(r"a\s+6\.0", texts) and re.search(r"b\s+9\.0", texts), (
+        "the result, computed with scale=3.0, is displayed"
+    )
 
 
 def test_a_kit_error_fails_the_papermill_run(project: Path, tmp_path: Path) -> None:

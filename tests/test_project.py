@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import write_project
+
 from kit.errors import ProjectError
 from kit.project import find_project_root, load_project, require_project
 

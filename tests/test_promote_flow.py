@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import forget_project_modules
+from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
 
 import kit
 from kit import generated
 from kit.errors import PromoteError, UnknownNodeError
 from kit.generated import GeneratedFileError
 from kit.promote import Promotion, flow_text, promote, promote_line
-from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
 
 ALLOWED_IMPORTS = {"functools", "inspect", "io", "json", "pathlib", "re", "typing"}
 ALLOWED_IMPORTS |= {"pandas", "hamilton", "prefect", "modules"}
@@ -58,7 +58,9 @@ def execute(ws: kit.Workspace, outputs: list[str], **inputs: Any) -> tuple[dict[
     return results, calls_of(ws.modules)
 
 
-def run_flow(flow: str, modules: tuple[str, ...], **parameters: Any) -> tuple[dict[str, Any], Counter, list[Any]]:
+def run_flow(
+    flow: str, modules: tuple[str, ...], **parameters: Any
+) -> tuple[dict[str, Any], Counter, list[Any]]:
     """Import flows/FLOW.py and the modules it imports afresh, run it; its result, calls and task runs."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -71,7 +73,9 @@ def run_flow(flow: str, modules: tuple[str, ...], **parameters: Any) -> tuple[di
     calls = calls_of({name: sys.modules[f"modules.{name}"] for name in modules})
     with get_client(sync_client=True) as client:
         task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
         )
     return result, calls, task_runs
 
@@ -87,7 +91,10 @@ def assert_same_outputs(flow_result: dict[str, Any], expected: dict[str, Any]) -
             pd.testing.assert_series_equal(got, value)
         elif isinstance(value, dict) and "file_metadata" in value:
             assert got["dataframe_metadata"] == value["dataframe_metadata"]
-            assert Path(got["file_metadata"]["path"]).read_bytes() == Path(value["file_metadata"]["path"]).read_bytes()
+            assert (
+                Path(got["file_metadata"]["path"]).read_bytes()
+                == Path(value["file_metadata"]["path"]).read_bytes()
+            )
         else:
             assert got == value
 
@@ -101,7 +108,9 @@ def task_names(task_runs: list[Any]) -> list[str]:
 
 
 def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project: Path) -> None:
-    promotion = promote(ml, "ml_flow", ML_OUTPUTS, "by-module", retries=2, retry_delay=5, tags=["ml"])
+    promotion = promote(
+        ml, "ml_flow", ML_OUTPUTS, "by-module", retries=2, retry_delay=5, tags=["ml"]
+    )
     assert isinstance(promotion, Promotion)
     path = project / "flows" / "ml_flow.py"
     assert promotion.path == path
@@ -114,7 +123,9 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
         "--retries 2 --retry-delay 5 --tag ml"
     )
     tree = ast.parse(text)
-    assert ast.get_docstring(tree).startswith("Prefect flow `ml_flow`: computes score, save_predictions and area")
+    assert ast.get_docstring(tree).startswith(
+        "Prefect flow `ml_flow`: computes score, save_predictions and area"
+    )
     imported = {
         (alias.name if isinstance(node, ast.Import) else node.module).split(".")[0]
         for node in ast.walk(tree)
@@ -124,16 +135,28 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
     assert "from modules import features, ingest, model" in body
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    tasks = [name for name, fn in functions.items() if any("task" in ast.unparse(d) for d in fn.decorator_list)]
+    tasks = [
+        name
+        for name, fn in functions.items()
+        if any("task" in ast.unparse(d) for d in fn.decorator_list)
+    ]
     assert tasks == ["ingest_task", "features_task", "model_task"]
-    assert '@task(name="model", retries=2, retry_delay_seconds=5, tags=["ml"], cache_policy=NO_CACHE)' in body
+    assert (
+        '@task(name="model", retries=2, retry_delay_seconds=5, tags=["ml"], cache_policy=NO_CACHE)'
+        in body
+    )
     flow = functions["ml_flow"]
     assert ast.unparse(flow.decorator_list[0]) == "flow(name='ml_flow')"
     assert [a.arg for a in flow.args.args] == [
         "predictions_path", "rows", "seed", "hamilton_config", "hamilton_config_variable"
     ]  # fmt: skip
     # function defaults become parameter defaults; the config is the workspace's
-    assert [ast.unparse(d) for d in flow.args.defaults] == ["40", "7", "{'scaling': 'standard'}", "None"]
+    assert [ast.unparse(d) for d in flow.args.defaults] == [
+        "40",
+        "7",
+        "{'scaling': 'standard'}",
+        "None",
+    ]
     assert 'received={"scaled": from_features["scaled"], "label": from_ingest["label"]}' in body
     # every task is submitted before any result is awaited, so Prefect runs independent tasks at once
     flow_lines = ast.unparse(flow).splitlines()
@@ -170,11 +193,17 @@ def test_refusals_write_nothing(ml: kit.Workspace, project: Path) -> None:
     with pytest.raises(PromoteError, match="its saver node is 'save_predictions'"):
         ml.promote("ml_flow", ["prediction_table"])
     with pytest.raises(PromoteError, match="depend on each other in a cycle"):
-        load_workspace("loop_a", "loop_b").promote("loop_flow", [], tasks={"a": ["start", "finish"], "b": ["middle"]})
-    assert not list((project / "flows").glob("[!_]*.py")) and not list((project / "modules").glob("[!_]*.py"))
+        load_workspace("loop_a", "loop_b").promote(
+            "loop_flow", [], tasks={"a": ["start", "finish"], "b": ["middle"]}
+        )
+    assert not list((project / "flows").glob("[!_]*.py")) and not list(
+        (project / "modules").glob("[!_]*.py")
+    )
 
 
-def test_a_hand_edited_module_stops_the_promote_before_the_flow_is_written(ml: kit.Workspace, project: Path) -> None:
+def test_a_hand_edited_module_stops_the_promote_before_the_flow_is_written(
+    ml: kit.Workspace, project: Path
+) -> None:
     ml.export(["model"])
     module = project / "modules" / "model.py"
     module.write_text(module.read_text() + "\n# my edit\n")
@@ -198,7 +227,9 @@ def test_a_hand_edited_module_stops_the_promote_before_the_flow_is_written(ml: k
         ("ingest_task", "flow name 'ingest_task' is a name the flow file already uses"),
     ],
 )
-def test_bad_flow_names_are_refused(ml: kit.Workspace, project: Path, flow: str, message: str) -> None:
+def test_bad_flow_names_are_refused(
+    ml: kit.Workspace, project: Path, flow: str, message: str
+) -> None:
     with pytest.raises(PromoteError, match=message):
         ml.promote(flow, ML_OUTPUTS)
     assert not list((project / "flows").glob("[!_]*.py"))
@@ -235,19 +266,27 @@ STRATEGIES = [
 ]
 
 
-@pytest.mark.parametrize("tasks", STRATEGIES, ids=["single", "by-module", "per-output", "by-tag", "explicit"])
+@pytest.mark.parametrize(
+    "tasks", STRATEGIES, ids=["single", "by-module", "per-output", "by-tag", "explicit"]
+)
 def test_every_strategy_runs_each_node_once_and_returns_what_execute_returns(
     prefect_api: None, ml: kit.Workspace, project: Path, fresh_imports: None, tasks: Any
 ) -> None:
     promotion = promote(ml, "ml_flow", ML_OUTPUTS, tasks)
-    expected, expected_calls = execute(ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv"))
+    expected, expected_calls = execute(
+        ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv")
+    )
     assert set(expected_calls.values()) == {1}
 
-    result, calls, task_runs = run_flow("ml_flow", ML_MODULES, predictions_path=str(project / "flow.csv"))
+    result, calls, task_runs = run_flow(
+        "ml_flow", ML_MODULES, predictions_path=str(project / "flow.csv")
+    )
 
     assert_same_outputs(result, expected)
     assert calls == expected_calls  # every function ran, and ran once, in the whole flow
-    assert (project / "flow.csv").read_text().startswith("prediction,label")  # the saver wrote its file
+    assert (
+        (project / "flow.csv").read_text().startswith("prediction,label")
+    )  # the saver wrote its file
     assert task_names(task_runs) == sorted(task.name for task in promotion.plan.tasks)
     assert {run.state.name for run in task_runs} == {"Completed"}
 
@@ -261,7 +300,10 @@ def test_another_config_variant_at_run_time_gives_its_results(
     expected, _ = execute(ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv"))
 
     result, calls, _ = run_flow(
-        "ml_flow", ML_MODULES, predictions_path=str(project / "flow.csv"), hamilton_config={"scaling": "by_label"}
+        "ml_flow",
+        ML_MODULES,
+        predictions_path=str(project / "flow.csv"),
+        hamilton_config={"scaling": "by_label"},
     )
 
     assert_same_outputs(result, expected)
@@ -275,18 +317,25 @@ def test_the_config_can_come_from_a_prefect_variable(
 
     promote(ml, "ml_flow", ML_OUTPUTS, "by-tag")
     ml.config = {"scaling": "minmax"}
-    expected, expected_calls = execute(ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv"))
+    expected, expected_calls = execute(
+        ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv")
+    )
     Variable.set("ml_flow_config", {"scaling": "minmax"}, overwrite=True)
 
     result, calls, _ = run_flow(
-        "ml_flow", ML_MODULES, predictions_path=str(project / "flow.csv"), hamilton_config_variable="ml_flow_config"
+        "ml_flow",
+        ML_MODULES,
+        predictions_path=str(project / "flow.csv"),
+        hamilton_config_variable="ml_flow_config",
     )
 
     assert_same_outputs(result, expected)
     assert calls == expected_calls
 
 
-def test_merged_modules_run_as_one_task(prefect_api: None, project: Path, fresh_imports: None) -> None:
+def test_merged_modules_run_as_one_task(
+    prefect_api: None, project: Path, fresh_imports: None
+) -> None:
     ws = load_workspace("loop_a", "loop_b")
     promote(ws, "loop_flow", ["finish", "other"], "by-module")
     expected, expected_calls = execute(ws, ["finish", "other"], base=4)
@@ -320,7 +369,9 @@ def test_cached_tasks_are_reused_and_runs_publish_artifacts(
     assert again["score"] == first["score"]
     with get_client(sync_client=True) as client:
         keys = {"cached-flow-outputs", "cached-flow-feature-frame"}
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys))))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=list(keys)))
+        )
     by_key = {artifact.key: artifact for artifact in artifacts}
     assert set(by_key) == keys
     assert "| `feature_frame` | `pandas.DataFrame` | 25 x 2 |" in by_key["cached-flow-outputs"].data

@@ -12,7 +12,7 @@ from kit.generated import read
 from kit.project import require_project
 from kit.sync import export_notebooks
 
-VARIANTS = '''%%hamilton scoring
+VARIANTS = """%%hamilton scoring
 from hamilton.function_modifiers import config
 
 
@@ -24,7 +24,7 @@ def score__small(base: int) -> int:
 @config.when(model="large")
 def score__large(base: int, boost: int = 10) -> int:
     return base + boost
-'''
+"""
 
 
 def _notebook(project: Path) -> Path:

@@ -8,14 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
 
 import kit
 from kit.dag.graph import DagGraph
 from kit.errors import PromoteError, UnknownNodeError
-from kit.promote.options import add_promote_arguments, parse_promote_line, promote_line, promote_options
+from kit.promote.options import (
+    add_promote_arguments,
+    parse_promote_line,
+    promote_line,
+    promote_options,
+)
 from kit.promote.plan import FlowPlan, make_plan
-from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
-
 
 
 @pytest.fixture
@@ -44,7 +48,12 @@ def assert_runs_each_node_once(graph: DagGraph, plan: FlowPlan) -> None:
         # what Hamilton runs for this task: its returns, stopping at the values it receives
         runs = graph.upstream(task.returns, stop_at=task.receives) - set(task.receives)
         assert {name for name in runs if not graph.nodes[name].is_input} == set(task.nodes)
-        received_later = {name for other in plan.tasks for name in other.receives if plan.task_of[name] == task.name}
+        received_later = {
+            name
+            for other in plan.tasks
+            for name in other.receives
+            if plan.task_of[name] == task.name
+        }
         assert set(task.shares) == received_later
         seen_tasks.append(task.name)
     assert [name for task in plan.tasks for name in task.outputs] == sorted(
@@ -105,7 +114,9 @@ def test_two_outputs_of_one_function_share_its_task(ml: DagGraph) -> None:
     plan = make_plan(ml, ["height", "width"], "per-output")
     assert [task.name for task in plan.tasks] == ["height"]
     assert plan.tasks[0].outputs == ("height", "width")
-    assert plan.notes == ("output width is made by the same function as height (table), so task height computes it",)
+    assert plan.notes == (
+        "output width is made by the same function as height (table), so task height computes it",
+    )
 
 
 def test_by_tag_puts_untagged_nodes_with_their_first_consumer(ml: DagGraph) -> None:
@@ -113,7 +124,9 @@ def test_by_tag_puts_untagged_nodes_with_their_first_consumer(ml: DagGraph) -> N
     assert [task.name for task in plan.tasks] == ["train", "evaluate", "default"]
     train, evaluate, default = plan.tasks
     assert plan.task_of["weights"] == "train" and plan.task_of["score"] == "evaluate"
-    assert {"raw", "area", "scaled", "design"} <= set(train.nodes)  # untagged, first consumed by train
+    assert {"raw", "area", "scaled", "design"} <= set(
+        train.nodes
+    )  # untagged, first consumed by train
     assert evaluate.nodes == ("predictions", "score")  # evaluate comes before default (score first)
     # an untagged output that no tagged node consumes goes to task `default`
     assert set(default.nodes) == {"prediction_table", "save_predictions"}
@@ -127,7 +140,10 @@ def test_explicit_mapping(ml: DagGraph) -> None:
     assert [task.name for task in plan.tasks] == ["prepare", "fit"]
     assert plan.task_of["raw"] == "prepare" and plan.task_of["weights"] == "fit"
     assert_runs_each_node_once(ml, plan)
-    assert make_plan(ml, ["area", "score"], {"a": "area", "b": ["score"]}).outputs == ("area", "score")
+    assert make_plan(ml, ["area", "score"], {"a": "area", "b": ["score"]}).outputs == (
+        "area",
+        "score",
+    )
 
 
 def test_by_module_merges_modules_that_feed_each_other(project: Path) -> None:
@@ -149,7 +165,9 @@ def test_loader_nodes_run_with_the_function_that_made_them(project: Path) -> Non
         plan = make_plan(graph, ["mean_width", "measurements"], tasks)
         assert {plan.task_of[name] for name in loaders} == {plan.task_of["measurements"]}
         assert_runs_each_node_once(graph, plan)
-    assert plan.task_of["measurements"] == "table" and plan.task("summary").receives == ("measurements",)
+    assert plan.task_of["measurements"] == "table" and plan.task("summary").receives == (
+        "measurements",
+    )
     assert make_plan(graph, ["mean_width"], "by-tag").task_of["measurements.load_data.df"] == "load"
     assert make_plan(graph, ["mean_width"], "by-tag").inputs == ("measurements_path",)
 
@@ -181,7 +199,9 @@ def test_unsaved_returns_the_value_without_its_saver(ml: DagGraph) -> None:
     assert "save_predictions" not in plan.task_of
     both = make_plan(ml, ["prediction_table", "save_predictions"], "single")  # saved and returned
     assert {"prediction_table", "save_predictions"} <= set(both.task_of)
-    with pytest.raises(PromoteError, match="--unsaved names 'score', which is not among the outputs"):
+    with pytest.raises(
+        PromoteError, match="--unsaved names 'score', which is not among the outputs"
+    ):
         make_plan(ml, ["area"], "single", unsaved=["score"])
 
 
@@ -214,12 +234,16 @@ def test_bad_explicit_splits_are_refused(ml: DagGraph, mapping: dict, message: s
 
 
 def test_a_split_that_does_not_match_the_outputs_is_refused(ml: DagGraph) -> None:
-    with pytest.raises(PromoteError, match=r"outputs in no task: score; tasks name outputs not in --outputs: ratio"):
+    with pytest.raises(
+        PromoteError, match=r"outputs in no task: score; tasks name outputs not in --outputs: ratio"
+    ):
         make_plan(ml, ["area", "score"], {"a": ["area", "ratio"]})
 
 
 def test_other_refusals(ml: DagGraph) -> None:
-    with pytest.raises(PromoteError, match=r"unknown task strategy 'per-outptu' \(did you mean 'per-output'\?\)"):
+    with pytest.raises(
+        PromoteError, match=r"unknown task strategy 'per-outptu' \(did you mean 'per-output'\?\)"
+    ):
         make_plan(ml, ["area"], "per-outptu")
     with pytest.raises(PromoteError, match="'rows' is an input of the DAG"):
         make_plan(ml, ["rows"], "single")
@@ -237,9 +261,13 @@ def test_a_tag_that_makes_a_cycle_or_is_no_name_is_refused(project: Path) -> Non
         "@tag(prefect_task='a')\ndef three(two: int) -> int:\n    return 3\n\n"
         "@tag(prefect_task='not a name')\ndef four(one: int) -> int:\n    return 4\n",
     )
-    with pytest.raises(PromoteError, match="the tag split makes tasks a, b depend on each other in a cycle"):
+    with pytest.raises(
+        PromoteError, match="the tag split makes tasks a, b depend on each other in a cycle"
+    ):
         make_plan(ws.graph(), ["three"], "by-tag")
-    with pytest.raises(PromoteError, match="task name 'not a name' is not a Python identifier") as caught:
+    with pytest.raises(
+        PromoteError, match="task name 'not a name' is not a Python identifier"
+    ) as caught:
         make_plan(ws.graph(), ["four"], "by-tag")
     assert "node 'four'" in caught.value.hint
 
@@ -264,7 +292,9 @@ def test_promote_options() -> None:
         "cache": False,
         "unsaved": (),
     }
-    options = parse("f --outputs a b c --task t1=a,b --task t2=c --retries 2 --retry-delay 1.5 --tag x --tag y --cache --unsaved a")
+    options = parse(
+        "f --outputs a b c --task t1=a,b --task t2=c --retries 2 --retry-delay 1.5 --tag x --tag y --cache --unsaved a"
+    )
     assert options["tasks"] == {"t1": ["a", "b"], "t2": ["c"]}
     assert (options["retries"], options["retry_delay"], options["tags"], options["cache"], options["unsaved"]) == (
         2, 1.5, ("x", "y"), True, ("a",)
@@ -278,7 +308,12 @@ def test_promote_options() -> None:
 def test_promote_line_reads_back_as_the_same_options() -> None:
     cases = [
         ("flow_a", ["a", "b"], "per-output", {}),
-        ("flow_b", ["a", "b"], {"t1": ["a"], "t2": ["b"]}, {"retries": 3, "retry_delay": 10, "tags": ["night ly"]}),
+        (
+            "flow_b",
+            ["a", "b"],
+            {"t1": ["a"], "t2": ["b"]},
+            {"retries": 3, "retry_delay": 10, "tags": ["night ly"]},
+        ),
         ("flow_c", ["a"], "single", {"cache": True, "unsaved": ["a"]}),
     ]
     for flow, outputs, tasks, options in cases:

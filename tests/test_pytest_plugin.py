@@ -30,7 +30,11 @@ def test_each_notebook_is_a_test_that_validation_must_pass(project: Path) -> Non
         "assert kit.workspace().execute(['doubled'], inputs={'rows': rows})['doubled'] == 2 * rows",
         parameters="import kit\nrows = 3",
     )
-    write_notebook(project / "notebooks" / "bad.ipynb", "x = 1", "raise RuntimeError('this notebook is broken')")
+    write_notebook(
+        project / "notebooks" / "bad.ipynb",
+        "x = 1",
+        "raise RuntimeError('this notebook is broken')",
+    )
     write_notebook(
         project / "notebooks" / "drifts.ipynb",
         "%load_ext kit",
@@ -47,7 +51,9 @@ def test_each_notebook_is_a_test_that_validation_must_pass(project: Path) -> Non
     assert done.returncode == 1, done.stdout + done.stderr
     assert "2 failed, 2 passed" in done.stdout, done.stdout
     assert "PASSED notebooks/good.ipynb::validate" in done.stdout
-    assert "PASSED tests/test_unit.py::test_unit" in done.stdout, "the project's own tests still run"
+    assert "PASSED tests/test_unit.py::test_unit" in done.stdout, (
+        "the project's own tests still run"
+    )
     assert "FAILED notebooks/bad.ipynb::validate" in done.stdout
     assert "cell 1 failed" in done.stdout and "RuntimeError: this notebook is broken" in done.stdout
     assert (project / "runs" / "notebooks" / "bad.ipynb").is_file(), "the executed notebook is kept"
@@ -55,8 +61,12 @@ def test_each_notebook_is_a_test_that_validation_must_pass(project: Path) -> Non
     assert "modules/halved.py hand-edited" in done.stdout
 
     done = _pytest(project, "--kit-notebooks", "notebooks/good.ipynb")
-    assert done.returncode == 0 and "PASSED notebooks/good.ipynb::validate" in done.stdout, done.stdout
+    assert done.returncode == 0 and "PASSED notebooks/good.ipynb::validate" in done.stdout, (
+        done.stdout
+    )
     assert "bad.ipynb" not in done.stdout, "only the notebook named"
 
     done = _pytest(project, "tests")
-    assert done.returncode == 0 and "1 passed" in done.stdout and ".ipynb" not in done.stdout, "off without the flag"
+    assert done.returncode == 0 and "1 passed" in done.stdout and ".ipynb" not in done.stdout, (
+        "off without the flag"
+    )

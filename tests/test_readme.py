@@ -28,9 +28,15 @@ def test_runnable_blocks_run_clean(tmp_path: Path) -> None:
     env.pop("PREFECT_API_URL", None)  # the README's submit uses the embedded Prefect
     for index, block in enumerate(runnable_blocks()):
         done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
         )
-        assert done.returncode == 0, f"README block {index} failed:\n{block}\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == 0, (
+            f"README block {index} failed:\n{block}\n{done.stdout}\n{done.stderr}"
+        )
     project = tmp_path / "tour"
     assert (project / "flows" / "sensor_means.py").is_file()
     assert "mean_by_sensor" in (project / "dag.html").read_text()

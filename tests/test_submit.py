@@ -22,7 +22,6 @@ from uuid import UUID
 
 import nbformat
 import pytest
-
 from conftest import forget_project_modules, write_project
 from test_validate import write_notebook
 
@@ -37,7 +36,9 @@ BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 120
 
 
-def flow_notebook(root: Path, name: str, *extra: str, first: str | None = None, promote_line: bool = True) -> Path:
+def flow_notebook(
+    root: Path, name: str, *extra: str, first: str | None = None, promote_line: bool = True
+) -> Path:
     """A notebook with modules NAME_data and NAME_report, the flow NAME over them, then `extra` cells
     (and the cell `first` right after the parameters cell)."""
     cells = [
@@ -52,13 +53,24 @@ def flow_notebook(root: Path, name: str, *extra: str, first: str | None = None, 
     if promote_line:
         cells.append(f"%hamilton_promote {name} --outputs summary --tasks by-module")
     return write_notebook(
-        root / "notebooks" / f"{name}.ipynb", *cells, *extra, parameters="rows = 4\nscale_factor = 1"
+        root / "notebooks" / f"{name}.ipynb",
+        *cells,
+        *extra,
+        parameters="rows = 4\nscale_factor = 1",
     )
 
 
-def kit_command(root: Path, *args: str, env: dict[str, str] | None = None, **options) -> subprocess.CompletedProcess[str]:
+def kit_command(
+    root: Path, *args: str, env: dict[str, str] | None = None, **options
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "kit"), *args], cwd=root, env=env, capture_output=True, text=True, timeout=600, **options
+        [str(BIN / "kit"), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **options,
     )
 
 
@@ -74,13 +86,26 @@ def submit_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     flow_notebook(root, "dies", "import os\nos._exit(3)")
     drifts = flow_notebook(root, "drifts")
     write_notebook(root / "notebooks" / "no_flow.ipynb", "x = 1")
-    done = kit_command(root, "promote", "notebooks/totals.ipynb", "totals", "--outputs", "summary", "--tasks", "by-module")
+    done = kit_command(
+        root,
+        "promote",
+        "notebooks/totals.ipynb",
+        "totals",
+        "--outputs",
+        "summary",
+        "--tasks",
+        "by-module",
+    )
     assert done.returncode == 0, done.stderr
     done = kit_command(root, "export")
     assert done.returncode == 0, done.stdout + done.stderr
     source = nbformat.read(drifts, as_version=4)
-    data_cell = next(cell for cell in source.cells if cell.source.startswith("%%hamilton drifts_data"))
-    data_cell.source = data_cell.source.replace("return sum(base) * scale", "return sum(base) * scale + 1")
+    data_cell = next(
+        cell for cell in source.cells if cell.source.startswith("%%hamilton drifts_data")
+    )
+    data_cell.source = data_cell.source.replace(
+        "return sum(base) * scale", "return sum(base) * scale + 1"
+    )
     nbformat.write(source, drifts)
     return root
 
@@ -170,8 +195,12 @@ def _server_env(url: str) -> dict[str, str]:
 def _task_names(client, flow_run_id: UUID) -> list[str]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    return sorted(run.name.rsplit("-", 1)[0] for run in runs if run.state and run.state.is_completed())
+    runs = client.read_task_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    )
+    return sorted(
+        run.name.rsplit("-", 1)[0] for run in runs if run.state and run.state.is_completed()
+    )
 
 
 def _planned_tasks(notebook: Path) -> list[str]:
@@ -188,7 +217,9 @@ def _flow_runs(client) -> list:
 
 def test_a_notebook_owns_the_flows_whose_header_names_it(in_project: Path) -> None:
     notebook = in_project / "notebooks" / "totals.ipynb"
-    assert owned_flows(kit.project.require_project(in_project), notebook) == {"totals": in_project / "flows" / "totals.py"}
+    assert owned_flows(kit.project.require_project(in_project), notebook) == {
+        "totals": in_project / "flows" / "totals.py"
+    }
     assert config_from_parameters(notebook, {"scale_factor": 3, "rows": 6}) == {"scale": 3}
     assert config_from_parameters(notebook, {"rows": 6}) == {}
 
@@ -206,9 +237,13 @@ def test_deploy_needs_a_pool_and_a_server(in_project: Path) -> None:
         kit.submit(in_project / "notebooks" / "totals.ipynb", deploy=True, progress=False)
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(in_project / ".kit" / "user-home")
-    done = kit_command(in_project, "submit", "notebooks/totals.ipynb", "--deploy", "--pool", "p", env=env)
+    done = kit_command(
+        in_project, "submit", "notebooks/totals.ipynb", "--deploy", "--pool", "p", env=env
+    )
     assert done.returncode == 1 and "PREFECT_API_URL is not set" in done.stderr
-    assert not (in_project / "runs" / "notebooks" / "totals.ipynb").exists(), "refused before validating"
+    assert not (in_project / "runs" / "notebooks" / "totals.ipynb").exists(), (
+        "refused before validating"
+    )
 
 
 # -- validation failures submit nothing ------------------------------------------------------------
@@ -243,7 +278,9 @@ def test_a_drifted_notebook_submits_nothing(in_project: Path, server_client) -> 
     # the kernel's %hamilton_promote checks the module its flow imports, and may not rewrite it
     assert result.failure is not None and result.failure.index == 5
     assert result.failure.ename == "GeneratedFileError"
-    assert "modules/drifts_data.py" in result.failure.evalue and "kit export" in result.failure.evalue
+    assert (
+        "modules/drifts_data.py" in result.failure.evalue and "kit export" in result.failure.evalue
+    )
     assert len(_flow_runs(server_client)) == before
 
 
@@ -255,7 +292,15 @@ def test_an_unknown_parameter_submits_nothing(in_project: Path, server_client) -
 
 
 def test_the_command_line_says_nothing_was_submitted(in_project: Path, prefect_server: str) -> None:
-    done = kit_command(in_project, "submit", "notebooks/raises.ipynb", "-p", "rows", "9", env=_server_env(prefect_server))
+    done = kit_command(
+        in_project,
+        "submit",
+        "notebooks/raises.ipynb",
+        "-p",
+        "rows",
+        "9",
+        env=_server_env(prefect_server),
+    )
     assert done.returncode == 1
     assert "cell 6 failed" in done.stdout and "AssertionError: rows=9 is too many" in done.stdout
     assert "nothing was submitted" in done.stderr
@@ -266,7 +311,11 @@ def test_the_command_line_says_nothing_was_submitted(in_project: Path, prefect_s
 
 
 def test_submit_to_a_server_runs_the_validated_parameters(in_project: Path, server_client) -> None:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
 
     notebook = in_project / "notebooks" / "totals.ipynb"
     report = kit.submit(notebook, {"rows": 6, "scale_factor": 3}, progress=False)
@@ -276,11 +325,18 @@ def test_submit_to_a_server_runs_the_validated_parameters(in_project: Path, serv
     flow_run = server_client.read_flow_run(UUID(run.id))
     assert flow_run.state is not None and flow_run.state.is_completed()
     assert flow_run.parameters["rows"] == 6
-    assert flow_run.parameters["hamilton_config"] == {"scale": 3}, "the config key the notebook takes from $scale_factor"
-    assert _task_names(server_client, flow_run.id) == _planned_tasks(notebook) == ["totals_data", "totals_report"]
+    assert flow_run.parameters["hamilton_config"] == {"scale": 3}, (
+        "the config key the notebook takes from $scale_factor"
+    )
+    assert (
+        _task_names(server_client, flow_run.id)
+        == _planned_tasks(notebook)
+        == ["totals_data", "totals_report"]
+    )
     [artifact] = server_client.read_artifacts(
         artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), key=ArtifactFilterKey(any_=["kit-validation"])
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]),
+            key=ArtifactFilterKey(any_=["kit-validation"]),
         )
     )
     assert artifact.type == "markdown"
@@ -288,7 +344,9 @@ def test_submit_to_a_server_runs_the_validated_parameters(in_project: Path, serv
     assert "notebooks/totals.ipynb`: passed" in artifact.data
 
 
-def test_the_command_line_submits_to_the_server_with_flow_param_overrides(in_project: Path, prefect_server: str, server_client) -> None:
+def test_the_command_line_submits_to_the_server_with_flow_param_overrides(
+    in_project: Path, prefect_server: str, server_client
+) -> None:
     done = kit_command(
         in_project,
         "submit",
@@ -305,8 +363,12 @@ def test_the_command_line_submits_to_the_server_with_flow_param_overrides(in_pro
     assert line.endswith(": Completed")
     flow_run_id = UUID(line.split()[4].rstrip(":"))
     flow_run = server_client.read_flow_run(flow_run_id)
-    assert flow_run.parameters["rows"] == 9 and flow_run.parameters["hamilton_config"] == {"scale": 2}
-    assert f"/runs/flow-run/{flow_run_id}" in done.stdout, "the server's UI answers, so the run's URL is shown"
+    assert flow_run.parameters["rows"] == 9 and flow_run.parameters["hamilton_config"] == {
+        "scale": 2
+    }
+    assert f"/runs/flow-run/{flow_run_id}" in done.stdout, (
+        "the server's UI answers, so the run's URL is shown"
+    )
     for task in ("totals_data", "totals_report"):
         assert f"task {task}-" in done.stdout
 
@@ -315,8 +377,13 @@ def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refu
     in_project: Path, server_client
 ) -> None:
     notebook = in_project / "notebooks" / "totals.ipynb"
-    with pytest.raises(SubmitError, match="flow totals has no parameter nope; its parameters are rows, hamilton_config"):
-        kit.submit(notebook, flow_parameters={"nope": 1}, out=in_project / "refused-runs", progress=False)
+    with pytest.raises(
+        SubmitError,
+        match="flow totals has no parameter nope; its parameters are rows, hamilton_config",
+    ):
+        kit.submit(
+            notebook, flow_parameters={"nope": 1}, out=in_project / "refused-runs", progress=False
+        )
     assert not (in_project / "refused-runs").exists(), "refused before validation ran"
 
     report = kit.submit(notebook, flow_parameters={"rows": "many"}, progress=False)
@@ -328,7 +395,9 @@ def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refu
     assert ": Failed" in report.runs_text() and "0 of 1 flow run completed" in report.runs_text()
 
 
-def test_submit_to_the_embedded_default_keeps_prefect_under_the_project(in_project: Path, tmp_path: Path) -> None:
+def test_submit_to_the_embedded_default_keeps_prefect_under_the_project(
+    in_project: Path, tmp_path: Path
+) -> None:
     user_home = tmp_path / "home-prefect"
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(user_home)
@@ -338,15 +407,21 @@ def test_submit_to_the_embedded_default_keeps_prefect_under_the_project(in_proje
 
     database = in_project / ".kit" / "prefect" / "prefect.db"
     assert database.is_file()
-    assert not user_home.exists() or not any(user_home.iterdir()), "nothing in the user's Prefect home"
+    assert not user_home.exists() or not any(user_home.iterdir()), (
+        "nothing in the user's Prefect home"
+    )
     with sqlite3.connect(database) as db:
         [(flow_run_id, state, parameters)] = db.execute(
             "SELECT flow_run.id, flow_run.state_name, flow_run.parameters FROM flow_run "
             "JOIN flow ON flow.id = flow_run.flow_id WHERE flow.name = 'totals'"
         ).fetchall()
-        tasks = sorted(row[0].rsplit("-", 1)[0] for row in db.execute("SELECT name FROM task_run WHERE flow_run_id = ?", (flow_run_id,)))
+        tasks = sorted(
+            row[0].rsplit("-", 1)[0]
+            for row in db.execute("SELECT name FROM task_run WHERE flow_run_id = ?", (flow_run_id,))
+        )
         [(kind, data)] = db.execute(
-            "SELECT type, data FROM artifact WHERE key = 'kit-validation' AND flow_run_id = ?", (flow_run_id,)
+            "SELECT type, data FROM artifact WHERE key = 'kit-validation' AND flow_run_id = ?",
+            (flow_run_id,),
         ).fetchall()
     assert state == "Completed"
     assert json.loads(parameters)["rows"] == 3
@@ -365,7 +440,17 @@ def test_deploy_creates_the_pool_and_the_deployment_and_a_worker_runs_it(
         server_client.read_work_pool(pool)
     env = _server_env(prefect_server)
     submitting = subprocess.Popen(
-        [str(BIN / "kit"), "submit", "notebooks/totals.ipynb", "-p", "rows", "7", "--deploy", "--pool", pool],
+        [
+            str(BIN / "kit"),
+            "submit",
+            "notebooks/totals.ipynb",
+            "-p",
+            "rows",
+            "7",
+            "--deploy",
+            "--pool",
+            pool,
+        ],
         cwd=in_project,
         env=env,
         stdout=subprocess.PIPE,
@@ -395,7 +480,11 @@ def test_deploy_creates_the_pool_and_the_deployment_and_a_worker_runs_it(
         if worker is not None:
             _stop(worker)
     assert submitting.returncode == 0, out + worker_log.read_text()
-    line = next(line for line in out.splitlines() if line.startswith("flow totals (deployment totals/totals): run "))
+    line = next(
+        line
+        for line in out.splitlines()
+        if line.startswith("flow totals (deployment totals/totals): run ")
+    )
     flow_run = server_client.read_flow_run(UUID(line.split()[6].rstrip(":")))
     assert flow_run.deployment_id == deployment.id
     assert flow_run.state is not None and flow_run.state.is_completed()
@@ -410,7 +499,9 @@ def _wait_for_deployment(client, name: str, submitting: subprocess.Popen[str]):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if submitting.poll() is not None:
-            pytest.fail(f"kit submit --deploy exited early:\n{submitting.stdout.read() if submitting.stdout else ''}")
+            pytest.fail(
+                f"kit submit --deploy exited early:\n{submitting.stdout.read() if submitting.stdout else ''}"
+            )
         try:
             return client.read_deployment_by_name(name)
         except ObjectNotFound:

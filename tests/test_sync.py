@@ -9,9 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
-
 from conftest import REPO, forget_project_modules
+from nbformat.v4 import new_code_cell
 from test_export import dag_signature, exported_dag_signature
 from test_notebook import DATA, fixture_project, tree, write_notebook
 
@@ -64,7 +63,9 @@ def test_check_reports_missing_then_clean_then_stale_with_a_diff(project: Path, 
     assert _states(notebook) == {"prep.py": "stale"}
 
 
-def test_a_changed_magic_line_alone_is_stale_and_export_rewrites_the_header(project: Path, kit_cli) -> None:
+def test_a_changed_magic_line_alone_is_stale_and_export_rewrites_the_header(
+    project: Path, kit_cli
+) -> None:
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP)
     kit_cli("export")
     write_notebook(notebook, PREP.replace("%%hamilton prep", "%%hamilton prep -x base"))
@@ -73,7 +74,9 @@ def test_a_changed_magic_line_alone_is_stale_and_export_rewrites_the_header(proj
     assert generated.read(project / "modules" / "prep.py")[0].recipe == "%%hamilton prep -x base"
 
 
-def test_a_hand_edited_module_is_refused_by_export_and_reported_by_check(project: Path, kit_cli) -> None:
+def test_a_hand_edited_module_is_refused_by_export_and_reported_by_check(
+    project: Path, kit_cli
+) -> None:
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
     kit_cli("export")
     path = project / "modules" / "prep.py"
@@ -86,13 +89,24 @@ def test_a_hand_edited_module_is_refused_by_export_and_reported_by_check(project
     assert tree(project) == before, "nothing is written, not even the module that could be"
 
     code, out, _ = kit_cli("check")
-    assert code == 1 and "modules/prep.py: hand-edited" in out and "kit export --force notebooks/a.ipynb" in out
+    assert (
+        code == 1
+        and "modules/prep.py: hand-edited" in out
+        and "kit export --force notebooks/a.ipynb" in out
+    )
     assert kit_cli("export", "--force")[0] == 0
     assert "return 1" in path.read_text() and "* 3" in (project / "modules" / "more.py").read_text()
 
 
-def test_an_orphaned_module_is_reported_and_pruned_but_never_when_edited(project: Path, kit_cli) -> None:
-    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, "%%hamilton extra\ndef e() -> int:\n    return 0\n")
+def test_an_orphaned_module_is_reported_and_pruned_but_never_when_edited(
+    project: Path, kit_cli
+) -> None:
+    notebook = write_notebook(
+        project / "notebooks" / "a.ipynb",
+        PREP,
+        MORE,
+        "%%hamilton extra\ndef e() -> int:\n    return 0\n",
+    )
     kit_cli("export")
     write_notebook(notebook, PREP)
     extra = project / "modules" / "extra.py"
@@ -111,13 +125,18 @@ def test_an_orphaned_module_is_reported_and_pruned_but_never_when_edited(project
     assert not (project / "modules" / "more.py").exists() and "return 9" in extra.read_text()
 
 
-def test_files_of_a_deleted_notebook_are_orphaned_and_a_renamed_notebook_takes_them_over(project: Path, kit_cli) -> None:
+def test_files_of_a_deleted_notebook_are_orphaned_and_a_renamed_notebook_takes_them_over(
+    project: Path, kit_cli
+) -> None:
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
     kit_cli("export")
     write_notebook(project / "notebooks" / "b.ipynb", PREP)
     notebook.unlink()
     code, out, _ = kit_cli("check")
-    assert code == 1 and "modules/more.py: orphaned (its notebook is gone), from notebooks/a.ipynb" in out
+    assert (
+        code == 1
+        and "modules/more.py: orphaned (its notebook is gone), from notebooks/a.ipynb" in out
+    )
     code, out, _ = kit_cli("export", "--prune")
     assert code == 0 and "removed modules/more.py" in out and "wrote modules/prep.py" in out
     assert generated.read(project / "modules" / "prep.py")[0].source == "notebooks/b.ipynb"
@@ -165,13 +184,21 @@ def test_a_modules_path_that_is_a_file_is_refused(project: Path, kit_cli) -> Non
     [
         (None, "is not JSON"),
         ({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}, "is nbformat 3, not nbformat 4"),
-        (["%%hamilton\ndef a() -> int:\n    return 1\n"], "cell 0, line 1: the %%hamilton cell has no module name"),
+        (
+            ["%%hamilton\ndef a() -> int:\n    return 1\n"],
+            "cell 0, line 1: the %%hamilton cell has no module name",
+        ),
         ([PREP, PREP], "cells 0 and 1 both define module 'prep'"),
-        (["x = 1", "%%hamilton prep\ndef a(:\n    pass\n"], "cell 1: cell module 'prep', line 1: def a(:: syntax error"),
+        (
+            ["x = 1", "%%hamilton prep\ndef a(:\n    pass\n"],
+            "cell 1: cell module 'prep', line 1: def a(:: syntax error",
+        ),
     ],
     ids=["not-json", "nbformat-3", "no-module-name", "same-name-twice", "syntax-error"],
 )
-def test_a_bad_notebook_fails_export_and_check_and_touches_nothing(project: Path, kit_cli, cells, message: str) -> None:
+def test_a_bad_notebook_fails_export_and_check_and_touches_nothing(
+    project: Path, kit_cli, cells, message: str
+) -> None:
     write_notebook(project / "notebooks" / "fine.ipynb", MORE)
     bad = project / "notebooks" / "bad.ipynb"
     if cells is None:
@@ -183,7 +210,11 @@ def test_a_bad_notebook_fails_export_and_check_and_touches_nothing(project: Path
     before = tree(project)
     for command in (("export",), ("check",), ("export", "notebooks/bad.ipynb")):
         code, _, err = kit_cli(*command)
-        assert code == 1 and f"notebooks/bad.ipynb{'' if cells is None or isinstance(cells, dict) else ', '}" in err
+        assert (
+            code == 1
+            and f"notebooks/bad.ipynb{'' if cells is None or isinstance(cells, dict) else ', '}"
+            in err
+        )
         assert message in err, err
         assert tree(project) == before
 
@@ -191,8 +222,13 @@ def test_a_bad_notebook_fails_export_and_check_and_touches_nothing(project: Path
 def test_export_without_names_covers_every_notebook_of_the_project(project: Path, kit_cli) -> None:
     write_notebook(project / "notebooks" / "a.ipynb", PREP)
     write_notebook(project / "notebooks" / "deeper" / "b.ipynb", MORE)
-    write_notebook(project / "notebooks" / ".ipynb_checkpoints" / "a-checkpoint.ipynb", "%%hamilton stale_copy\nx = 1\n")
-    elsewhere = write_notebook(project / "scratch" / "c.ipynb", "%%hamilton jotted\ndef s() -> int:\n    return 0\n")
+    write_notebook(
+        project / "notebooks" / ".ipynb_checkpoints" / "a-checkpoint.ipynb",
+        "%%hamilton stale_copy\nx = 1\n",
+    )
+    elsewhere = write_notebook(
+        project / "scratch" / "c.ipynb", "%%hamilton jotted\ndef s() -> int:\n    return 0\n"
+    )
     assert kit_cli("export", str(elsewhere))[0] == 0
     code, out, _ = kit_cli("export")
     assert code == 0 and "wrote modules/prep.py" in out and "wrote modules/more.py" in out
@@ -221,7 +257,11 @@ def test_a_module_the_notebook_uses_is_not_orphaned(project: Path) -> None:
     assert drift(notebook) == []
 
 
-@pytest.mark.parametrize("notebook", [DATA / "features.ipynb", *sorted((REPO / "notebooks").glob("*.ipynb"))], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "notebook",
+    [DATA / "features.ipynb", *sorted((REPO / "notebooks").glob("*.ipynb"))],
+    ids=lambda p: p.name,
+)
 def test_exported_modules_build_the_notebooks_dag_in_a_fresh_interpreter(
     notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kit_cli
 ) -> None:
@@ -250,8 +290,14 @@ def test_drift_states_are_the_documented_ones() -> None:
 def test_drift_lists_path_state_diff_and_command(project: Path) -> None:
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP)
     [item] = drift(notebook)
-    assert (item.path, item.state, item.command) == (project / "modules" / "prep.py", DriftState.MISSING, "kit export notebooks/a.ipynb")
-    assert item.diff.startswith("--- modules/prep.py (on disk)\n+++ modules/prep.py (from the notebook)\n")
+    assert (item.path, item.state, item.command) == (
+        project / "modules" / "prep.py",
+        DriftState.MISSING,
+        "kit export notebooks/a.ipynb",
+    )
+    assert item.diff.startswith(
+        "--- modules/prep.py (on disk)\n+++ modules/prep.py (from the notebook)\n"
+    )
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(new_code_cell("print('unrelated')"))
     nbformat.write(nb, notebook)
@@ -264,11 +310,16 @@ def test_drift_inside_a_kernel_leaves_the_kernels_modules_alone(shell, project: 
 
     import kit
 
-    notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP.replace("return 1", "return 7"))
+    notebook = write_notebook(
+        project / "notebooks" / "a.ipynb", PREP.replace("return 1", "return 7")
+    )
     run_cell(shell, PREP)
     kernel_module = kit.workspace().modules["prep"]
     assert [item.state for item in drift(notebook)] == [DriftState.MISSING]
-    assert sys.modules["modules.prep"] is kernel_module and sys.modules["modules"].prep is kernel_module
+    assert (
+        sys.modules["modules.prep"] is kernel_module
+        and sys.modules["modules"].prep is kernel_module
+    )
     assert kit.workspace().execute(["base"]) == {"base": 1}
 
 
@@ -277,7 +328,9 @@ def test_drift_inside_a_kernel_leaves_the_kernels_modules_alone(shell, project: 
 PROMOTE = "%hamilton_promote doubling --outputs doubled"
 
 
-def test_export_writes_the_flows_of_promote_lines_and_check_follows_them(project: Path, kit_cli) -> None:
+def test_export_writes_the_flows_of_promote_lines_and_check_follows_them(
+    project: Path, kit_cli
+) -> None:
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, PROMOTE)
     code, out, _ = kit_cli("export")
     assert code == 0 and "wrote flows/doubling.py" in out
@@ -287,15 +340,29 @@ def test_export_writes_the_flows_of_promote_lines_and_check_follows_them(project
 
     write_notebook(notebook, PREP, MORE, PROMOTE + " --tasks single")
     assert _states(notebook) == {"doubling.py": "stale"}
-    write_notebook(notebook, PREP, MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"), PROMOTE)
+    write_notebook(
+        notebook,
+        PREP,
+        MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"),
+        PROMOTE,
+    )
     assert _states(notebook) == {"more.py": "stale", "doubling.py": "stale"}
     code, out, _ = kit_cli("export")
-    assert code == 0 and "wrote flows/doubling.py" in out and "factor: int" in (project / "flows" / "doubling.py").read_text()
+    assert (
+        code == 0
+        and "wrote flows/doubling.py" in out
+        and "factor: int" in (project / "flows" / "doubling.py").read_text()
+    )
     assert kit_cli("check")[0] == 0
 
 
 def test_a_promote_line_that_cannot_be_promoted_names_its_cell(project: Path, kit_cli) -> None:
-    write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE, "x = 1\n" + PROMOTE.replace("doubled", "doubeld"))
+    write_notebook(
+        project / "notebooks" / "a.ipynb",
+        PREP,
+        MORE,
+        "x = 1\n" + PROMOTE.replace("doubled", "doubeld"),
+    )
     before = tree(project)
     code, _, err = kit_cli("export")
     assert code == 1 and "notebooks/a.ipynb, cell 2, line 2: unknown node: 'doubeld'" in err
@@ -303,20 +370,28 @@ def test_a_promote_line_that_cannot_be_promoted_names_its_cell(project: Path, ki
     assert tree(project) == before
 
 
-def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(project: Path, kit_cli) -> None:
+def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(
+    project: Path, kit_cli
+) -> None:
     from kit.promote import promote_workspace
 
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
     assert kit_cli("export")[0] == 0
     forget_project_modules()
     ws = workspace_from_notebook(notebook)
-    path = promote_workspace(ws, "widget_flow", ["doubled"], tasks="single")  # what the widget's button does
+    path = promote_workspace(
+        ws, "widget_flow", ["doubled"], tasks="single"
+    )  # what the widget's button does
     forget_project_modules()
     recipe = "kit promote notebooks/a.ipynb widget_flow --outputs doubled --tasks single"
     assert generated.read(path)[0].recipe == recipe
     assert drift(notebook) == []
 
-    write_notebook(notebook, PREP, MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"))
+    write_notebook(
+        notebook,
+        PREP,
+        MORE.replace("(base: int)", "(base: int, factor: int)").replace("* 2", "* factor"),
+    )
     assert _states(notebook) == {"more.py": "stale", "widget_flow.py": "stale"}
     code, out, _ = kit_cli("export")
     assert code == 0 and "wrote flows/widget_flow.py" in out
@@ -335,7 +410,9 @@ def test_a_flow_whose_promote_line_is_gone_is_orphaned_and_pruned(project: Path,
     assert not (project / "flows" / "doubling.py").exists() and kit_cli("check")[0] == 0
 
 
-def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edited(project: Path, kit_cli) -> None:
+def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edited(
+    project: Path, kit_cli
+) -> None:
     from kit.promote import promote_workspace
 
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
@@ -347,7 +424,10 @@ def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edit
     kept.write_text(kept.read_text().replace("def ", "def  ", 1))
     write_notebook(notebook, PREP)  # `doubled` is gone
     states = {item.path.name: (item.state.value, item.reason) for item in drift(notebook)}
-    assert states["pruned_flow.py"][0] == "orphaned" and "no longer builds" in states["pruned_flow.py"][1]
+    assert (
+        states["pruned_flow.py"][0] == "orphaned"
+        and "no longer builds" in states["pruned_flow.py"][1]
+    )
     assert "'doubled'" in states["pruned_flow.py"][1]
     code, out, _ = kit_cli("export", "--prune")
     assert code == 0 and "removed flows/pruned_flow.py" in out and "removed modules/more.py" in out

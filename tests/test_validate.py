@@ -15,16 +15,25 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import kit
 from kit.cli import main
 from kit.errors import KitError
-from kit.parameters import UnknownParameterError, collect_parameters, typed_flow_parameter, typed_parameter
+from kit.parameters import (
+    UnknownParameterError,
+    collect_parameters,
+    typed_flow_parameter,
+    typed_parameter,
+)
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def write_notebook(path: Path, *cells: str, parameters: str | None = None, markdown: str | None = None) -> Path:
+def write_notebook(
+    path: Path, *cells: str, parameters: str | None = None, markdown: str | None = None
+) -> Path:
     """A notebook at `path`: an optional markdown cell, an optional `parameters` cell, then code cells."""
     nb_cells = [new_markdown_cell(markdown)] if markdown else []
     if parameters is not None:
-        nb_cells.append(new_code_cell(textwrap.dedent(parameters), metadata={"tags": ["parameters"]}))
+        nb_cells.append(
+            new_code_cell(textwrap.dedent(parameters), metadata={"tags": ["parameters"]})
+        )
     nb_cells += [new_code_cell(textwrap.dedent(source)) for source in cells]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(new_notebook(cells=nb_cells, metadata={"kernelspec": KERNELSPEC}), path)
@@ -33,7 +42,9 @@ def write_notebook(path: Path, *cells: str, parameters: str | None = None, markd
 
 def run_kit(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The `kit` command line in a fresh interpreter, from `root`."""
-    return subprocess.run([sys.executable, "-m", "kit.cli", *args], cwd=root, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "kit.cli", *args], cwd=root, capture_output=True, text=True
+    )
 
 
 def executed_outputs(path: Path) -> str:
@@ -63,7 +74,11 @@ def test_values_are_typed_as_papermill_types_them() -> None:
 def test_a_parameters_file_is_read_as_yaml_and_p_overrides_it(tmp_path: Path) -> None:
     file = tmp_path / "params.yaml"
     file.write_text("rows: 7\nname: sample\nday: 2024-01-31\n")
-    assert collect_parameters([("name", "full")], file) == {"rows": 7, "name": "full", "day": "2024-01-31"}
+    assert collect_parameters([("name", "full")], file) == {
+        "rows": 7,
+        "name": "full",
+        "day": "2024-01-31",
+    }
     file.write_text("- 1\n- 2\n")
     with pytest.raises(KitError, match="not a mapping"):
         collect_parameters(file=file)
@@ -86,8 +101,12 @@ print("SEEN", seen)
 """
 
 
-def test_a_passing_notebook_runs_in_its_folder_told_its_path_and_that_it_validates(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "plain.ipynb", ENVIRONMENT_CELL, parameters="rows = 3")
+def test_a_passing_notebook_runs_in_its_folder_told_its_path_and_that_it_validates(
+    project: Path,
+) -> None:
+    notebook = write_notebook(
+        project / "notebooks" / "plain.ipynb", ENVIRONMENT_CELL, parameters="rows = 3"
+    )
     report = kit.validate([notebook], {"rows": 7}, progress=False)
     assert report.passed, report.text()
     [result] = report
@@ -114,7 +133,9 @@ def test_a_notebook_without_parameters_cell_validates_without_parameters(project
 
 def test_an_unknown_parameter_is_refused_before_anything_runs(project: Path) -> None:
     notebook = write_notebook(
-        project / "notebooks" / "typo.ipynb", "open('ran', 'w').close()", parameters="rows = 3\nmodel_type = 'rf'"
+        project / "notebooks" / "typo.ipynb",
+        "open('ran', 'w').close()",
+        parameters="rows = 3\nmodel_type = 'rf'",
     )
     with pytest.raises(UnknownParameterError) as raised:
         kit.validate([notebook], {"rowz": 5}, progress=False)
@@ -143,12 +164,18 @@ def test_a_cell_that_raises_is_named_with_its_first_lines_and_error(project: Pat
     [result] = report
     failure = result.failure
     assert failure is not None
-    assert failure.index == 3, "the index of the cell in the notebook as saved (papermill's injected cell not counted)"
+    assert failure.index == 3, (
+        "the index of the cell in the notebook as saved (papermill's injected cell not counted)"
+    )
     assert failure.ename == "ValueError" and failure.evalue == "too many rows: 8"
     assert failure.head(2) == "checked = True\nif total > 5:\n..."
     assert result.executed.is_file(), "the executed notebook is kept on failure"
     executed = nbformat.read(result.executed, as_version=4)
-    assert any(output.get("ename") == "ValueError" for cell in executed.cells for output in cell.get("outputs", []))
+    assert any(
+        output.get("ename") == "ValueError"
+        for cell in executed.cells
+        for output in cell.get("outputs", [])
+    )
     text = report.text()
     assert "FAILED notebooks/broken.ipynb" in text and "cell 3 failed" in text
     assert "| checked = True" in text and "ValueError: too many rows: 8" in text
@@ -157,11 +184,15 @@ def test_a_cell_that_raises_is_named_with_its_first_lines_and_error(project: Pat
     done = run_kit(project, "validate", "notebooks/broken.ipynb", "-p", "rows", "4")
     assert done.returncode == 1
     assert "cell 3 failed" in done.stdout and "ValueError: too many rows: 8" in done.stdout
-    assert "broken.ipynb" in done.stderr and "cell" in done.stderr, "a progress bar per notebook on stderr"
+    assert "broken.ipynb" in done.stderr and "cell" in done.stderr, (
+        "a progress bar per notebook on stderr"
+    )
 
 
 def test_a_cell_that_runs_too_long_fails_at_the_timeout(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "slow.ipynb", "x = 1", "import time\ntime.sleep(120)")
+    notebook = write_notebook(
+        project / "notebooks" / "slow.ipynb", "x = 1", "import time\ntime.sleep(120)"
+    )
     report = kit.validate(notebook, timeout=2, progress=False)
     [result] = report
     assert result.failure is not None and result.failure.index == 1
@@ -170,7 +201,9 @@ def test_a_cell_that_runs_too_long_fails_at_the_timeout(project: Path) -> None:
 
 
 def test_a_kernel_that_dies_is_reported_at_its_cell(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "dies.ipynb", "x = 1", "import os\nos._exit(3)", "y = 2")
+    notebook = write_notebook(
+        project / "notebooks" / "dies.ipynb", "x = 1", "import os\nos._exit(3)", "y = 2"
+    )
     report = kit.validate(notebook, progress=False)
     [result] = report
     assert result.failure is not None and result.failure.index == 1
@@ -180,19 +213,29 @@ def test_a_kernel_that_dies_is_reported_at_its_cell(project: Path) -> None:
     assert "kernel log: runs/notebooks/dies.kernel.log" in report.text()
 
 
-def test_notebooks_validate_in_parallel_processes_and_report_in_order(project: Path, tmp_path: Path) -> None:
-    first = write_notebook(project / "notebooks" / "one.ipynb", "import os\nprint('PID', os.getppid())")
-    second = write_notebook(project / "notebooks" / "two.ipynb", "import os\nprint('PID', os.getppid())", "1 / 0")
+def test_notebooks_validate_in_parallel_processes_and_report_in_order(
+    project: Path, tmp_path: Path
+) -> None:
+    first = write_notebook(
+        project / "notebooks" / "one.ipynb", "import os\nprint('PID', os.getppid())"
+    )
+    second = write_notebook(
+        project / "notebooks" / "two.ipynb", "import os\nprint('PID', os.getppid())", "1 / 0"
+    )
     report = kit.validate([first, second], jobs=2, out=tmp_path / "executed", progress=False)
     assert [r.notebook for r in report] == [first, second]
     assert [r.passed for r in report] == [True, False]
     assert report[1].failure is not None and report[1].failure.ename == "ZeroDivisionError"
     parents = {executed_outputs(r.executed).split("PID")[1].split()[0] for r in report}
-    assert str(os.getpid()) not in parents and len(parents) == 2, "each ran from a worker process of its own"
+    assert str(os.getpid()) not in parents and len(parents) == 2, (
+        "each ran from a worker process of its own"
+    )
     assert (tmp_path / "executed" / "notebooks" / "one.ipynb").is_file()
 
 
-def test_the_command_line_exits_zero_when_all_pass(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_exits_zero_when_all_pass(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_notebook(project / "notebooks" / "ok.ipynb", "y = x + 1", parameters="x = 1")
     assert main(["validate", "notebooks/ok.ipynb", "-p", "x", "2", "--out", "elsewhere"]) == 0
     out = capsys.readouterr().out
@@ -203,11 +246,11 @@ def test_the_command_line_exits_zero_when_all_pass(project: Path, capsys: pytest
 # -- nothing generated is written during validation ------------------------------------------------
 
 
-MODULE_CELL = '''\
+MODULE_CELL = """\
 %%hamilton tally --export
 def base(rows: int) -> int:
     return rows
-'''
+"""
 
 
 def test_a_validation_run_refuses_to_write_a_changed_generated_file(project: Path) -> None:
@@ -246,6 +289,10 @@ def test_a_drifted_module_fails_validation_naming_the_file(project: Path) -> Non
     assert not result.passed
     assert [Path(item.path).name for item in result.drift] == ["tally.py"]
     text = report.text()
-    assert "FAILED notebooks/drifts.ipynb" in text and "modules/tally.py" in text and "kit export" in text
+    assert (
+        "FAILED notebooks/drifts.ipynb" in text
+        and "modules/tally.py" in text
+        and "kit export" in text
+    )
     assert "return rows * 2" in text, "the diff shows what changed"
     assert "modules/tally.py" in result.markdown()

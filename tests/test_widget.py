@@ -12,9 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-
 from conftest import run_cell
+from nbformat.v4 import new_code_cell, new_notebook
+from promote_examples import load_workspace
 
 import kit
 from kit.cli import main as kit_main
@@ -22,7 +22,6 @@ from kit.dag.payload import MODULE_PREFIX, dag_payload
 from kit.errors import CellError, GraphError, MissingInputsError, UnknownNodeError
 from kit.widget import DagWidget
 from kit.workspace import Workspace
-from promote_examples import load_workspace
 
 PREP = """\
 import pandas as pd
@@ -94,17 +93,33 @@ def test_payload_holds_every_node_with_its_facts(ws: Workspace) -> None:
         "raw": "function",
     }
     raw = nodes["raw"]
-    assert (raw["type"], raw["module"], raw["doc"]) == ("DataFrame", "prep", "The raw table, read from `path`.")
+    assert (raw["type"], raw["module"], raw["doc"]) == (
+        "DataFrame",
+        "prep",
+        "The raw table, read from `path`.",
+    )
     assert raw["source"] == "%%hamilton prep cell, line 6"
     assert nodes["clean"]["tags"] == {"owner": "data-team"}
     assert nodes["model"]["sub"] == "config = 'mean'"
     assert sorted((e["source"], e["target"]) for e in payload["edges"]) == sorted(
-        [("path", "raw"), ("raw", "clean"), ("limit", "clean"), ("clean", "fit"), ("fit", "score"), ("clean", "score")]
+        [
+            ("path", "raw"),
+            ("raw", "clean"),
+            ("limit", "clean"),
+            ("clean", "fit"),
+            ("fit", "score"),
+            ("clean", "score"),
+        ]
     )
     assert payload["deps"]["score"] == ["fit", "clean"]
-    assert [(m["name"], m["count"], m["cell"]) for m in payload["modules"]] == [("prep", 2, True), ("model", 2, True)]
+    assert [(m["name"], m["count"], m["cell"]) for m in payload["modules"]] == [
+        ("prep", 2, True),
+        ("model", 2, True),
+    ]
     assert payload["modules"][0]["color"] != payload["modules"][1]["color"]
-    assert {n["color"] for n in payload["nodes"] if n["module"] == "prep"} == {payload["modules"][0]["color"]}
+    assert {n["color"] for n in payload["nodes"] if n["module"] == "prep"} == {
+        payload["modules"][0]["color"]
+    }
 
 
 def test_external_inputs_are_drawn_apart_from_the_module_groups(ws: Workspace) -> None:
@@ -116,22 +131,34 @@ def test_external_inputs_are_drawn_apart_from_the_module_groups(ws: Workspace) -
     for name in ("path", "limit", "model"):
         node = nodes[name]
         for group in groups.values():
-            assert not (group["x"] <= node["x"] <= group["x"] + group["w"] and group["y"] <= node["y"] <= group["y"] + group["h"])
+            assert not (
+                group["x"] <= node["x"] <= group["x"] + group["w"]
+                and group["y"] <= node["y"] <= group["y"] + group["h"]
+            )
     assert nodes["path"]["y"] < nodes["raw"]["y"] and nodes["limit"]["y"] < nodes["clean"]["y"]
     prep = groups["prep"]
     for name in ("raw", "clean"):
-        assert prep["x"] <= nodes[name]["x"] <= prep["x"] + prep["w"] and prep["y"] <= nodes[name]["y"] <= prep["y"] + prep["h"]
+        assert (
+            prep["x"] <= nodes[name]["x"] <= prep["x"] + prep["w"]
+            and prep["y"] <= nodes[name]["y"] <= prep["y"] + prep["h"]
+        )
 
 
 def test_config_when_shows_the_chosen_implementation_and_the_others(ws: Workspace) -> None:
     fit = by_id(dag_payload(ws))["fit"]
-    assert [(v["function"], v["chosen"]) for v in fit["variants"]] == [("fit__max", False), ("fit__mean", True)]
+    assert [(v["function"], v["chosen"]) for v in fit["variants"]] == [
+        ("fit__max", False),
+        ("fit__mean", True),
+    ]
     assert fit["variants"][1]["when"] == "@config.when(model='mean')"
     assert "fit__mean" in fit["sub"]
 
     ws.config = {"model": "max"}
     fit = by_id(dag_payload(ws))["fit"]
-    assert [(v["function"], v["chosen"]) for v in fit["variants"]] == [("fit__max", True), ("fit__mean", False)]
+    assert [(v["function"], v["chosen"]) for v in fit["variants"]] == [
+        ("fit__max", True),
+        ("fit__mean", False),
+    ]
     assert fit["doc"] == ""  # the docstring is the chosen function's
 
 
@@ -140,7 +167,12 @@ def test_a_variant_the_config_does_not_choose_is_listed_with_its_module(ws: Work
     model = next(m for m in payload["modules"] if m["name"] == "model")
     assert "blend" not in payload["deps"]
     assert model["unchosen"] == [
-        {"node": "blend", "variants": [{"function": "blend", "when": "@config.when(model='ensemble')", "chosen": False}]}
+        {
+            "node": "blend",
+            "variants": [
+                {"function": "blend", "when": "@config.when(model='ensemble')", "chosen": False}
+            ],
+        }
     ]
 
 
@@ -149,11 +181,21 @@ def test_a_collapsed_module_is_one_box_with_its_edges_merged(ws: Workspace) -> N
     nodes = by_id(payload)
 
     box = nodes[MODULE_PREFIX + "prep"]
-    assert (box["kind"], box["members"], box["sub"]) == ("module", ["raw", "clean"], "2 nodes, collapsed")
+    assert (box["kind"], box["members"], box["sub"]) == (
+        "module",
+        ["raw", "clean"],
+        "2 nodes, collapsed",
+    )
     assert "raw" not in nodes and "clean" not in nodes
     edges = [(e["source"], e["target"]) for e in payload["edges"]]
     assert sorted(edges) == sorted(
-        [("path", "module:prep"), ("limit", "module:prep"), ("module:prep", "fit"), ("module:prep", "score"), ("fit", "score")]
+        [
+            ("path", "module:prep"),
+            ("limit", "module:prep"),
+            ("module:prep", "fit"),
+            ("module:prep", "score"),
+            ("fit", "score"),
+        ]
     )
     assert payload["shown"]["raw"] == payload["shown"]["clean"] == "module:prep"
     assert payload["deps"]["clean"] == ["raw", "limit"]  # the full graph stays, for highlighting
@@ -163,13 +205,17 @@ def test_a_collapsed_module_is_one_box_with_its_edges_merged(ws: Workspace) -> N
 
 def test_a_cycle_is_a_graph_error_naming_its_nodes(project: Path) -> None:
     ws = Workspace()
-    ws.add_cell("loop", "def a(b: int) -> int:\n    return b\n\ndef b(a: int) -> int:\n    return a\n")
+    ws.add_cell(
+        "loop", "def a(b: int) -> int:\n    return b\n\ndef b(a: int) -> int:\n    return a\n"
+    )
     with pytest.raises(GraphError, match=r"cycle: (a -> b -> a|b -> a -> b)") as caught:
         dag_payload(ws)
     assert caught.value.modules == ["loop"]
 
 
-def test_without_dot_the_payload_is_laid_out_by_igraph(ws: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_dot_the_payload_is_laid_out_by_igraph(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     payload = dag_payload(ws)
     assert payload["engine"] == "igraph"
@@ -220,18 +266,26 @@ def test_the_front_end_files_ship_with_the_package() -> None:
     assert str(DagWidget._esm).startswith("// The kit DAG view")
     assert "export default { render }" in (widget_dir / "dag.js").read_text()
     assert ".kit-node" in str(DagWidget._css)
-    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", (widget_dir / "dag.js").read_text()), "no network"
+    assert not re.search(
+        r"https?://(?!www\.w3\.org/2000/svg)", (widget_dir / "dag.js").read_text()
+    ), "no network"
 
 
 # -- the widget follows the workspace -------------------------------------------------------------
 
 
 def test_rerunning_a_cell_updates_the_widget_in_place_keeping_the_selection(shell) -> None:
-    run_cell(shell, "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef b(a: int) -> int:\n    return a + 1\n")
+    run_cell(
+        shell,
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef b(a: int) -> int:\n    return a + 1\n",
+    )
     widget = kit.workspace().widget()
     widget.selected = ["b", "a"]
 
-    run_cell(shell, "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef c(a: int) -> int:\n    return a + 2\n")
+    run_cell(
+        shell,
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef c(a: int) -> int:\n    return a + 2\n",
+    )
 
     assert kit.workspace().widget() is widget
     assert set(widget.graph["deps"]) == {"a", "c"}
@@ -248,7 +302,9 @@ def test_a_broken_cell_shows_its_error_over_the_last_good_graph(shell) -> None:
 
     assert isinstance(result.error_in_exec, CellError)
     assert widget.graph == before
-    assert "CellError" in widget.error and "syntax error" in widget.error and "'base'" in widget.error
+    assert (
+        "CellError" in widget.error and "syntax error" in widget.error and "'base'" in widget.error
+    )
     run_cell(shell, "%%hamilton base\ndef a() -> int:\n    return 2\n")
     assert widget.error == ""
 
@@ -258,7 +314,9 @@ def test_a_dag_that_does_not_build_shows_the_error_and_keeps_the_graph(shell) ->
     widget = kit.workspace().widget()
     before = widget.graph
 
-    result = run_cell(shell, "%%hamilton second\ndef b(a: str) -> str:\n    return a\n")  # a is an int
+    result = run_cell(
+        shell, "%%hamilton second\ndef b(a: str) -> str:\n    return a\n"
+    )  # a is an int
 
     assert result.success  # the cell module is fine; the DAG of both is not
     assert widget.graph == before
@@ -280,7 +338,10 @@ def test_collapsing_from_the_front_end_lays_out_again(ws: Workspace) -> None:
 
 
 def test_hamilton_dag_magic_shows_the_widget_with_outputs_selected(shell) -> None:
-    run_cell(shell, "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef b(a: int) -> int:\n    return a\n")
+    run_cell(
+        shell,
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef b(a: int) -> int:\n    return a\n",
+    )
     result = run_cell(shell, "%hamilton_dag b")
     assert result.result is kit.workspace().widget()
     assert result.result.selected == ["b"]
@@ -294,7 +355,10 @@ def test_display_flag_of_the_cell_magic_shows_the_widget_with_its_panel(shell) -
         result = run_cell(shell, "%%hamilton base -d\ndef a() -> int:\n    return 1\n")
     assert result.success
     widget = kit.workspace().widget()
-    shown = [output.data["application/vnd.jupyter.widget-view+json"]["model_id"] for output in captured.outputs]
+    shown = [
+        output.data["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for output in captured.outputs
+    ]
     assert shown == [widget._box.model_id]
     assert set(widget.graph["deps"]) == {"a"}
 
@@ -342,7 +406,12 @@ def test_the_promote_tab_colours_nodes_by_task_and_shows_the_task_graph(ws: Work
 
     widget.panel.tabs.selected_index = 1
 
-    assert widget.plan["task_of"] == {"raw": "prep", "clean": "prep", "fit": "model", "score": "model"}
+    assert widget.plan["task_of"] == {
+        "raw": "prep",
+        "clean": "prep",
+        "fit": "model",
+        "score": "model",
+    }
     assert [task["name"] for task in widget.plan["tasks"]] == ["prep", "model"]
     picture = widget.panel.task_graph.value
     assert "<b>2 tasks</b>" in picture and picture.count('class="kit-node kit-kind-task"') == 2
@@ -378,7 +447,10 @@ def test_promote_mistakes_are_shown_in_the_panel(ws: Workspace, project: Path) -
 
     widget.panel.flow_name.value = "pandas"
     widget.panel.promote_button.click()
-    assert "PromoteError" in widget.panel.promote_error.value and "shadow" in widget.panel.promote_error.value
+    assert (
+        "PromoteError" in widget.panel.promote_error.value
+        and "shadow" in widget.panel.promote_error.value
+    )
     assert not (project / "flows" / "pandas.py").exists()
 
 
@@ -398,7 +470,9 @@ def write_notebook(path: Path, *sources: str) -> Path:
     return path
 
 
-def test_kit_dag_writes_a_self_contained_page_and_an_svg(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_kit_dag_writes_a_self_contained_page_and_an_svg(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     notebook = write_notebook(
         project / "notebooks" / "flow.ipynb",
         "%hamilton_config model=mean",
@@ -411,16 +485,23 @@ def test_kit_dag_writes_a_self_contained_page_and_an_svg(project: Path, capsys: 
 
     page = (project / "dag.html").read_text()
     assert (Path(kit.__file__).parent / "widget" / "dag.js").read_text() in page
-    assert not re.search(r"<(script|link)[^>]+(src|href)=", page), "nothing is loaded from elsewhere"
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page), (
+        "nothing is loaded from elsewhere"
+    )
     data = json.loads(re.search(r'id="kit-dag-data">(.*?)</script>', page, re.S).group(1))
     assert set(by_id(data)) == {"path", "limit", "model", "raw", "clean", "fit", "score"}
 
     svg = (project / "out" / "dag.svg").read_text()
-    names = re.findall(r'<g class="kit-node[^"]*"[^>]*><title>[^<]*</title><rect[^>]*/><text[^>]*>([^<]+)</text>', svg)
+    names = re.findall(
+        r'<g class="kit-node[^"]*"[^>]*><title>[^<]*</title><rect[^>]*/><text[^>]*>([^<]+)</text>',
+        svg,
+    )
     assert sorted(names) == sorted(data["deps"])
 
 
-def test_kit_dag_refuses_other_kinds_of_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_kit_dag_refuses_other_kinds_of_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     notebook = write_notebook(project / "notebooks" / "flow.ipynb", "%%hamilton prep\n" + PREP)
     assert kit_main(["dag", str(notebook), "--out", "dag.png"]) == 1
     assert "FILE.html or FILE.svg" in capsys.readouterr().err

@@ -55,7 +55,9 @@ def _source_location(fn: Any) -> tuple[str | None, int | None]:
 class DagGraph:
     """Nodes and edges of one built Hamilton graph, with the module each node came from."""
 
-    def __init__(self, nodes: Mapping[str, hamilton_node.Node], module_names: Mapping[str, str]) -> None:
+    def __init__(
+        self, nodes: Mapping[str, hamilton_node.Node], module_names: Mapping[str, str]
+    ) -> None:
         """`module_names` maps a module's `__name__` to its workspace name."""
         self._hamilton_nodes = dict(nodes)
         self.nodes: dict[str, NodeInfo] = {
@@ -72,7 +74,9 @@ class DagGraph:
         fn = functions[0] if functions else None
         is_input = n.user_defined
         module = None if is_input or fn is None else module_names.get(fn.__module__, fn.__module__)
-        source_file, source_line = _source_location(fn) if fn is not None and not is_input else (None, None)
+        source_file, source_line = (
+            _source_location(fn) if fn is not None and not is_input else (None, None)
+        )
         optional = frozenset(
             name
             for name, (_, kind) in n.input_types.items()
@@ -125,7 +129,9 @@ class DagGraph:
                 pending.extend(self.nodes[name].dependencies)
         return seen
 
-    def required_inputs(self, outputs: Iterable[str], given: Iterable[str] = ()) -> dict[str, list[str]]:
+    def required_inputs(
+        self, outputs: Iterable[str], given: Iterable[str] = ()
+    ) -> dict[str, list[str]]:
         """External inputs that `outputs` need and `given` lacks, each with the nodes needing it.
 
         An input that every consumer takes as an optional parameter is not required.
@@ -164,7 +170,11 @@ class DagGraph:
     def sinks(self, module: str) -> list[str]:
         """Nodes of `module` that no node of the same module consumes, in definition order."""
         own = [name for name, info in self.nodes.items() if info.module == module]
-        return [name for name in own if not any(self.nodes[c].module == module for c in self.consumers[name])]
+        return [
+            name
+            for name in own
+            if not any(self.nodes[c].module == module for c in self.consumers[name])
+        ]
 
     def topological_order(self, names: Iterable[str] | None = None) -> list[str]:
         """`names` (default all) ordered so every node comes after its dependencies."""

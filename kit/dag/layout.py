@@ -108,7 +108,9 @@ def layout(
 # -- graphviz dot -------------------------------------------------------------------------------
 
 
-def _dot_source(boxes: Sequence[Box], edges: Sequence[tuple[str, str]], groups: Sequence[Group]) -> str:
+def _dot_source(
+    boxes: Sequence[Box], edges: Sequence[tuple[str, str]], groups: Sequence[Group]
+) -> str:
     """The graph in the DOT language; boxes are named n0, n1... so no node name needs quoting."""
     index = {box.id: i for i, box in enumerate(boxes)}
     lines = [
@@ -156,7 +158,11 @@ def _dot_layout(
     except subprocess.TimeoutExpired:
         raise LayoutFailed(f"dot took longer than {DOT_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
-        raise LayoutFailed(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+        raise LayoutFailed(
+            done.stderr.strip().splitlines()[-1]
+            if done.stderr.strip()
+            else f"exit {done.returncode}"
+        )
     try:
         graph = json.loads(done.stdout)
         return _read_dot_json(graph, boxes, groups)
@@ -217,7 +223,9 @@ def _spline_path(pos: str, dx: float, flip: float) -> str:
             end = "L" + text
         elif not marker:
             points.append(text)
-    curves = "".join(f"C{points[i]} {points[i + 1]} {points[i + 2]}" for i in range(1, len(points) - 2, 3))
+    curves = "".join(
+        f"C{points[i]} {points[i + 1]} {points[i + 2]}" for i in range(1, len(points) - 2, 3)
+    )
     return f"M{points[0]}{curves}{end}"
 
 
@@ -259,7 +267,9 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Pl
     pairs = [(index[s], index[t]) for s, t in edges]
     ranks = _ranks(boxes, pairs)
     if ranks is None:  # a cycle: igraph ranks it (breaking the cycle) and edges go straight
-        sugiyama = igraph.Graph(n=len(boxes), edges=pairs, directed=True).layout_sugiyama(hgap=1, vgap=1)
+        sugiyama = igraph.Graph(n=len(boxes), edges=pairs, directed=True).layout_sugiyama(
+            hgap=1, vgap=1
+        )
         unit_x = [x for x, _ in sugiyama.coords[: len(boxes)]]
         rank_of = [int(round(y)) for _, y in sugiyama.coords[: len(boxes)]]
         bends: list[list[tuple[float, int]]] = [[] for _ in pairs]
@@ -312,7 +322,9 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Pl
             else:
                 x_of_bend[(a, b)] = centre
 
-    shift = MARGIN - min([x_of_box[i] - box.width / 2 for i, box in enumerate(boxes)] + list(x_of_bend.values()))
+    shift = MARGIN - min(
+        [x_of_box[i] - box.width / 2 for i, box in enumerate(boxes)] + list(x_of_bend.values())
+    )
 
     def y_of(rank: int) -> float:
         return round(MARGIN + rank * (row_height + RANK_GAP) + row_height / 2, 1)
@@ -325,11 +337,17 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Pl
         tx, ty = placement.centres[boxes[t].id]
         down = 1 if ty >= sy else -1
         points = [(sx, sy + down * boxes[s].height / 2)]
-        points += [(round(x_of_bend[(e, k)] + shift, 1), y_of(r)) for k, (_, r) in enumerate(bends[e])]
+        points += [
+            (round(x_of_bend[(e, k)] + shift, 1), y_of(r)) for k, (_, r) in enumerate(bends[e])
+        ]
         points.append((tx, ty - down * boxes[t].height / 2))
         path = "M" + " L".join(f"{x},{y}" for x, y in points)
         placement.routes.append(Route(boxes[s].id, boxes[t].id, path))
 
-    placement.width = round(max(placement.centres[b.id][0] + b.width / 2 for b in boxes) + MARGIN, 1)
-    placement.height = round(max(placement.centres[b.id][1] + b.height / 2 for b in boxes) + MARGIN, 1)
+    placement.width = round(
+        max(placement.centres[b.id][0] + b.width / 2 for b in boxes) + MARGIN, 1
+    )
+    placement.height = round(
+        max(placement.centres[b.id][1] + b.height / 2 for b in boxes) + MARGIN, 1
+    )
     return placement

@@ -23,7 +23,10 @@ LEGEND_ROW = 20.0
 
 def _attrs(**values: Any) -> str:
     """SVG attributes from keywords: `stroke_width=2` is `stroke-width="2"`."""
-    return " ".join(f'{key.replace("_", "-")}="{html.escape(str(value), quote=True)}"' for key, value in values.items())
+    return " ".join(
+        f'{key.replace("_", "-")}="{html.escape(str(value), quote=True)}"'
+        for key, value in values.items()
+    )
 
 
 def _tooltip(node: Mapping[str, Any]) -> str:
@@ -32,7 +35,9 @@ def _tooltip(node: Mapping[str, Any]) -> str:
         if node.get(key):
             lines.append(f"{label}: {node[key]}")
     for variant in node.get("variants", []):
-        lines.append(f"{'chosen' if variant['chosen'] else 'other'}: {variant['function']} {variant['when']}")
+        lines.append(
+            f"{'chosen' if variant['chosen'] else 'other'}: {variant['function']} {variant['when']}"
+        )
     for key, value in node.get("tags", {}).items():
         lines.append(f"tag {key}: {value}")
     if node.get("doc"):
@@ -44,7 +49,11 @@ def _node_svg(node: Mapping[str, Any]) -> str:
     x, y, width, height = node["x"] - node["w"] / 2, node["y"] - node["h"] / 2, node["w"], node["h"]
     kind = node["kind"]
     colour = node.get("color", "#9aa0a6")
-    rect = {"width": width, "height": height, "rx": height / 2 if kind in ("input", "config") else 6}
+    rect = {
+        "width": width,
+        "height": height,
+        "rx": height / 2 if kind in ("input", "config") else 6,
+    }
     if kind == "input":
         rect.update(fill="#ffffff", stroke="#6e7781", stroke_dasharray="4 3", stroke_width=1.4)
     elif kind == "config":
@@ -59,8 +68,8 @@ def _node_svg(node: Mapping[str, Any]) -> str:
         f'<g class="kit-node kit-kind-{kind}" {place}>'
         f"<title>{html.escape(_tooltip(node))}</title>"
         f"<rect {_attrs(**rect)}/>"
-        f'<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill="#1f2328")}>{html.escape(node["name"])}</text>'
-        f'<text {_attrs(x=width / 2, y=height / 2 + 11, font_size=10, fill="#59636e")}>{html.escape(node["sub"])}</text>'
+        f"<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill='#1f2328')}>{html.escape(node['name'])}</text>"
+        f"<text {_attrs(x=width / 2, y=height / 2 + 11, font_size=10, fill='#59636e')}>{html.escape(node['sub'])}</text>"
         "</g>"
     )
 
@@ -72,13 +81,24 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
         for m in payload.get("modules", [])
     ]
     if payload.get("modules"):
-        entries += [("#6e7781", "input", "external input"), ("#6e7781", "config", "from the config")]
+        entries += [
+            ("#6e7781", "input", "external input"),
+            ("#6e7781", "config", "from the config"),
+        ]
     parts, x, y = [], 12.0, top + 14
     for colour, kind, text in entries:
         size = 26 + len(text) * 6.6
         if x + size > max(width, 200) and x > 12:
             x, y = 12.0, y + LEGEND_ROW
-        swatch = {"x": x, "y": y - 9, "width": 16, "height": 10, "rx": 2, "stroke": colour, "stroke_width": 1.5}
+        swatch = {
+            "x": x,
+            "y": y - 9,
+            "width": 16,
+            "height": 10,
+            "rx": 2,
+            "stroke": colour,
+            "stroke_width": 1.5,
+        }
         if kind == "box":
             swatch.update(fill=colour, fill_opacity=0.35)
         elif kind == "input":
@@ -86,7 +106,9 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
         else:
             swatch.update(fill="#eaeef2", stroke_dasharray="1 2", rx=5)
         parts.append(f"<rect {_attrs(**swatch)}/>")
-        parts.append(f'<text {_attrs(x=x + 22, y=y, font_size=11, fill="#1f2328")}>{html.escape(text)}</text>')
+        parts.append(
+            f"<text {_attrs(x=x + 22, y=y, font_size=11, fill='#1f2328')}>{html.escape(text)}</text>"
+        )
         x += size
     return "".join(parts), (y - top + 10 if entries else 0.0)
 
@@ -97,21 +119,40 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
     if not payload.get("nodes"):
         width, height = 360.0, 40.0
         message = "no nodes: the notebook has no %%hamilton cells"
-        body = f'<text {_attrs(x=12, y=24, font_size=12, fill="#59636e")}>{message}</text>'
+        body = f"<text {_attrs(x=12, y=24, font_size=12, fill='#59636e')}>{message}</text>"
         legend, legend_height = "", 0.0
     else:
         parts = []
         for group in payload.get("groups", []):
             colour = group["color"]
-            rect = {"x": group["x"], "y": group["y"], "width": group["w"], "height": group["h"], "rx": 8}
+            rect = {
+                "x": group["x"],
+                "y": group["y"],
+                "width": group["w"],
+                "height": group["h"],
+                "rx": 8,
+            }
             rect.update(fill=colour, fill_opacity=0.06, stroke=colour, stroke_opacity=0.55)
-            label = {"x": group["x"] + 8, "y": group["y"] + 14, "font_size": 11, "text_anchor": "start", "fill": colour}
+            label = {
+                "x": group["x"] + 8,
+                "y": group["y"] + 14,
+                "font_size": 11,
+                "text_anchor": "start",
+                "fill": colour,
+            }
             parts.append(
                 f'<g class="kit-group" {_attrs(style=f"--kit-colour:{colour}")}>'
                 f"<rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>"
             )
-        line = {"fill": "none", "stroke": "#8c959f", "stroke_width": 1.2, "marker_end": "url(#kit-arrow)"}
-        parts.extend(f'<path {_attrs(d=edge["path"], **line)}/>' for edge in payload.get("edges", []))
+        line = {
+            "fill": "none",
+            "stroke": "#8c959f",
+            "stroke_width": 1.2,
+            "marker_end": "url(#kit-arrow)",
+        }
+        parts.extend(
+            f"<path {_attrs(d=edge['path'], **line)}/>" for edge in payload.get("edges", [])
+        )
         parts.extend(_node_svg(node) for node in payload["nodes"])
         body = "".join(parts)
         legend, legend_height = _legend_svg(payload, height, width)
@@ -124,7 +165,7 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
         'font-family="DejaVu Sans Mono, monospace" text-anchor="start">'
         '<defs><marker id="kit-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>'
-        f'<rect {_attrs(width=width, height=total_height, fill="#ffffff")}/>'
+        f"<rect {_attrs(width=width, height=total_height, fill='#ffffff')}/>"
         f'<g text-anchor="middle">{body}</g><g>{legend}</g></svg>\n'
     )
 
@@ -166,7 +207,10 @@ def dag_command(args: argparse.Namespace) -> int:
     notebook = Path(args.notebook)
     out = Path(args.out)
     if out.suffix not in (".html", ".svg"):
-        raise KitError(f"cannot write a DAG to {out}: unknown kind of file", hint="name the output FILE.html or FILE.svg")
+        raise KitError(
+            f"cannot write a DAG to {out}: unknown kind of file",
+            hint="name the output FILE.html or FILE.svg",
+        )
     payload = dag_payload(workspace_from_notebook(notebook))
     if out.suffix == ".html":
         text = html_page(payload, f"DAG of {notebook.name}")

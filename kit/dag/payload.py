@@ -56,7 +56,9 @@ def module_colours(modules: Iterable[str]) -> dict[str, str]:
 def check_acyclic(graph: DagGraph) -> None:
     """Raise GraphError naming the nodes of a cycle, if the graph has one."""
     try:
-        graphlib.TopologicalSorter({n: info.dependencies for n, info in graph.nodes.items()}).prepare()
+        graphlib.TopologicalSorter(
+            {n: info.dependencies for n, info in graph.nodes.items()}
+        ).prepare()
     except graphlib.CycleError as error:
         cycle = list(error.args[1])
         modules = sorted({graph.nodes[n].module for n in cycle if graph.nodes[n].module})
@@ -157,8 +159,16 @@ def _relative(ws: Workspace, path: str) -> str:
     return ws.project.relative(Path(path))
 
 
-def _node(info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config: Mapping[str, Any]) -> dict:
-    kind = "config" if info.is_input and info.name in config else "input" if info.is_input else "function"
+def _node(
+    info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config: Mapping[str, Any]
+) -> dict:
+    kind = (
+        "config"
+        if info.is_input and info.name in config
+        else "input"
+        if info.is_input
+        else "function"
+    )
     if kind == "config":
         sub = f"config = {_cut(repr(config[info.name]), 24)}"
     elif kind == "input":
@@ -177,7 +187,9 @@ def _node(info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config:
         "type": info.type,
         "module": info.module,
         "doc": _cut(info.doc, 800),
-        "tags": {str(k): _jsonable(v) for k, v in info.tags.items() if k != "module"},  # Hamilton's own tag
+        "tags": {
+            str(k): _jsonable(v) for k, v in info.tags.items() if k != "module"
+        },  # Hamilton's own tag
         "source": _source_text(info, ws),
         "variants": variants,
         "w": _box_width(info.name, sub),
@@ -228,7 +240,9 @@ def empty_payload() -> dict[str, Any]:
     }
 
 
-def dag_payload(ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | None = None) -> dict[str, Any]:
+def dag_payload(
+    ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | None = None
+) -> dict[str, Any]:
     """The whole workspace DAG, laid out, with the modules in `collapsed` drawn as one box each.
 
     Raises the workspace's KitError when its DAG cannot be built, and GraphError on a cycle.
@@ -317,7 +331,9 @@ def _assemble(
         "width": placement.width,
         "height": placement.height,
         "nodes": nodes,
-        "edges": [{"source": r.source, "target": r.target, "path": r.path} for r in placement.routes],
+        "edges": [
+            {"source": r.source, "target": r.target, "path": r.path} for r in placement.routes
+        ],
         "groups": group_boxes,
         "modules": modules,
         "deps": {name: list(info.dependencies) for name, info in graph.nodes.items()},
@@ -370,7 +386,9 @@ def plan_payload(plan: Any) -> dict[str, Any]:
             "width": placement.width,
             "height": placement.height,
             "nodes": nodes,
-            "edges": [{"source": r.source, "target": r.target, "path": r.path} for r in placement.routes],
+            "edges": [
+                {"source": r.source, "target": r.target, "path": r.path} for r in placement.routes
+            ],
             "groups": [],
         },
     }

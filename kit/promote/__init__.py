@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from kit import generated
 from kit.errors import PromoteError
-from kit.promote.options import DEFAULT_STRATEGY, command_recipe, parse_promote_line, promote_options
+from kit.promote.options import (
+    DEFAULT_STRATEGY,
+    command_recipe,
+    parse_promote_line,
+    promote_options,
+)
 from kit.promote.options import promote_line as _promote_line
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
 
@@ -78,13 +83,19 @@ class Promotion:
         return text + "".join(f"\n**Note:** {note}\n" for note in self.plan.notes)
 
 
-def promote_line(flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any) -> str:
+def promote_line(
+    flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any
+) -> str:
     """The `%hamilton_promote` line equivalent to `promote_workspace(ws, flow, outputs, tasks, **options)`."""
     return _promote_line(flow, outputs, tasks, **options)
 
 
 def promote_workspace(
-    ws: Workspace, flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any
+    ws: Workspace,
+    flow: str,
+    outputs: Sequence[str],
+    tasks: TaskSplit = DEFAULT_STRATEGY,
+    **options: Any,
 ) -> Path:
     """Write flows/FLOW.py computing `outputs` (and export the modules it imports); its path.
 
@@ -111,10 +122,14 @@ def promote(
 
     options = _checked_options(retries, retry_delay, tags, cache, unsaved)
     line = promote_line or _promote_line(flow, list(outputs), tasks, **options)
-    path, text, spec = _flow_file(ws, flow, list(outputs), tasks, options, promote_line or _recipe(ws, line))
+    path, text, spec = _flow_file(
+        ws, flow, list(outputs), tasks, options, promote_line or _recipe(ws, line)
+    )
     module_texts = [module_text(ws, m.name) for m in spec.modules if ws.entries[m.name].is_cell]
     project = project_of(ws)
-    with export_lock(project):  # every file is checked before any is written: a hand edit stops it all
+    with export_lock(
+        project
+    ):  # every file is checked before any is written: a hand edit stops it all
         write_planned([plan_write(*written) for written in [*module_texts, (path, text)]])
     modules = tuple(module_path for module_path, _ in module_texts)
     return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project.root)
@@ -156,16 +171,23 @@ def _checked_options(
     lists = {"tags": tags, "unsaved": unsaved}
     for name, names in lists.items():
         lists[name] = () if isinstance(names, str) else tuple(names)
-        if isinstance(names, str) or not all(isinstance(item, str) and item for item in lists[name]):
-            raise PromoteError(f"{name}={names!r} is not a list of names", hint=f"pass {name}=['NAME', ...]")
+        if isinstance(names, str) or not all(
+            isinstance(item, str) and item for item in lists[name]
+        ):
+            raise PromoteError(
+                f"{name}={names!r} is not a list of names", hint=f"pass {name}=['NAME', ...]"
+            )
     tags, unsaved = lists["tags"], lists["unsaved"]
     if not isinstance(retries, int) or retries < 0:
         raise PromoteError(f"retries={retries!r} is not a count", hint="pass a whole number >= 0")
     if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
-        raise PromoteError(f"retry_delay={retry_delay!r} is not a number of seconds", hint="pass a number >= 0")
+        raise PromoteError(
+            f"retry_delay={retry_delay!r} is not a number of seconds", hint="pass a number >= 0"
+        )
     if retry_delay and not retries:
         raise PromoteError(
-            "a retry delay without retries does nothing", hint="add --retries N, or drop --retry-delay"
+            "a retry delay without retries does nothing",
+            hint="add --retries N, or drop --retry-delay",
         )
     return {
         "retries": retries,
@@ -177,7 +199,12 @@ def _checked_options(
 
 
 def _flow_file(
-    ws: Workspace, flow: str, outputs: list[str], tasks: TaskSplit, options: Mapping[str, Any], line: str
+    ws: Workspace,
+    flow: str,
+    outputs: list[str],
+    tasks: TaskSplit,
+    options: Mapping[str, Any],
+    line: str,
 ) -> tuple[Path, str, FlowSpec]:
     from kit.export import notebook_source, project_of
     from kit.promote.codegen import render_flow
@@ -192,7 +219,9 @@ def _spec(
 ) -> FlowSpec:
     from kit.promote.codegen import FlowSpec, ModuleImport, is_literal
 
-    check_name(flow, "flow", flow=flow, hint="name the flow with an identifier such as 'training_flow'")
+    check_name(
+        flow, "flow", flow=flow, hint="name the flow with an identifier such as 'training_flow'"
+    )
     written = _written_config(ws)
     if written != ws.config:
         ws = ws.with_config(written)
@@ -268,7 +297,9 @@ def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Paramet
         if name in given:
             continue
         users = [user for user in graph.consumers.get(name, []) if user in needed]
-        defaults = [graph.nodes[user].defaults[name] for user in users if name in graph.nodes[user].defaults]
+        defaults = [
+            graph.nodes[user].defaults[name] for user in users if name in graph.nodes[user].defaults
+        ]
         default, optional = NOT_GIVEN, False
         if name in literals and is_literal(literals[name]):
             default = literals[name]

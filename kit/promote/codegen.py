@@ -31,7 +31,9 @@ class Parameter:
     name: str
     type: Any  # the Hamilton node's type
     default: Any = NOT_GIVEN  # NOT_GIVEN: required
-    optional: bool = False  # the function has a default that is not a literal: pass it only when given
+    optional: bool = (
+        False  # the function has a default that is not a literal: pass it only when given
+    )
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def block_literal(value: Any, indent: str, prefix: str, suffix: str = "") -> str
 def is_literal(value: Any) -> bool:
     """True when `repr(value)` reads back as an equal value of the same type."""
     try:
-        return type(ast.literal_eval(repr(value))) is type(value) and ast.literal_eval(repr(value)) == value
+        return (
+            type(ast.literal_eval(repr(value))) is type(value)
+            and ast.literal_eval(repr(value)) == value
+        )
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
 
@@ -158,7 +163,9 @@ def _words(names: Sequence[str]) -> str:
 
 
 def _wrap(text: str, indent: str = "") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+    return textwrap.fill(
+        text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
 
 
 def _list(names: Iterable[str]) -> str:
@@ -228,7 +235,9 @@ class _Names:
 def render_flow(spec: FlowSpec) -> str:
     """The body of flows/FLOW.py (kit.generated.render adds the header)."""
     annotations = _Annotations()
-    signature = [_parameter_source(parameter, annotations) for parameter in _ordered(spec.parameters)]
+    signature = [
+        _parameter_source(parameter, annotations) for parameter in _ordered(spec.parameters)
+    ]
     names = _Names(spec, annotations.imports)
     head = [_docstring(spec), _imports(spec, names, annotations.imports), _constants(spec, names)]
     definitions = [
@@ -236,10 +245,14 @@ def render_flow(spec: FlowSpec) -> str:
         *(_task_source(spec, task, names) for task in spec.plan.tasks),
         _flow_source(spec, names, signature),
     ]
-    if all(parameter.default is not NOT_GIVEN or parameter.optional for parameter in spec.parameters):
+    if all(
+        parameter.default is not NOT_GIVEN or parameter.optional for parameter in spec.parameters
+    ):
         definitions.append(f'if __name__ == "__main__":\n    {spec.name}()\n')
-    return "\n".join(part.rstrip("\n") + "\n" for part in head) + "\n\n" + "\n\n".join(
-        part.rstrip("\n") + "\n" for part in definitions
+    return (
+        "\n".join(part.rstrip("\n") + "\n" for part in head)
+        + "\n\n"
+        + "\n\n".join(part.rstrip("\n") + "\n" for part in definitions)
     )
 
 
@@ -255,7 +268,11 @@ def _parameter_type(parameter: Parameter) -> Any:
     """The node's type, or the member of a union that the literal default has (`str` for a path "out.csv")."""
     default_type = type(parameter.default)
     union = typing.get_origin(parameter.type) in (typing.Union, types.UnionType)
-    if union and parameter.default not in (NOT_GIVEN, None) and default_type in typing.get_args(parameter.type):
+    if (
+        union
+        and parameter.default not in (NOT_GIVEN, None)
+        and default_type in typing.get_args(parameter.type)
+    ):
         return default_type
     return parameter.type
 
@@ -274,7 +291,11 @@ def _parameter_source(parameter: Parameter, annotations: _Annotations) -> str:
 def _docstring(spec: FlowSpec) -> str:
     plan = spec.plan
     strategy = "an explicit split" if plan.strategy == "explicit" else f"strategy {plan.strategy}"
-    origin = f"Promoted from {spec.notebook}" if spec.notebook else "Promoted from an interactive session"
+    origin = (
+        f"Promoted from {spec.notebook}"
+        if spec.notebook
+        else "Promoted from an interactive session"
+    )
     count = len(plan.tasks)
     lines = [
         f"Prefect flow `{spec.name}`: computes {_words(plan.outputs)} with Hamilton.",
@@ -290,10 +311,13 @@ def _docstring(spec: FlowSpec) -> str:
         line = f"{task.name}: {', '.join(task.nodes)}"
         if task.receives:
             sources = [
-                f"{', '.join(n for n in task.receives if plan.task_of[n] == up)} from {up}" for up in task.upstream
+                f"{', '.join(n for n in task.receives if plan.task_of[n] == up)} from {up}"
+                for up in task.upstream
             ]
             line += f" (receives {'; '.join(sources)})"
-        lines.append(textwrap.fill(line, WIDTH, initial_indent="    ", subsequent_indent="        "))
+        lines.append(
+            textwrap.fill(line, WIDTH, initial_indent="    ", subsequent_indent="        ")
+        )
     lines += [
         "",
         _wrap(
@@ -318,7 +342,11 @@ def _imports(spec: FlowSpec, names: _Names, annotation_imports: Iterable[str]) -
     standard += [name for name in annotation_imports if name not in ("pandas",)]
     lines = [f"import {name}" for name in sorted(set(standard))]
     lines += ["from typing import Any", ""]
-    lines += ["import pandas as pd", "from hamilton import driver", "from prefect import flow, task"]
+    lines += [
+        "import pandas as pd",
+        "from hamilton import driver",
+        "from prefect import flow, task",
+    ]
     lines.append("from prefect.artifacts import create_markdown_artifact, create_table_artifact")
     if spec.cache:
         lines.append("from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy")
@@ -346,7 +374,12 @@ def _constants(spec: FlowSpec, names: _Names) -> str:
         f"ARTIFACT_PREFIX = {literal(artifact_prefix(spec.name))}",
     ]
     for note in spec.plan.notes:
-        lines += ["", *textwrap.wrap(f"Note: {note}.", WIDTH - 2, initial_indent="# ", subsequent_indent="# ")]
+        lines += [
+            "",
+            *textwrap.wrap(
+                f"Note: {note}.", WIDTH - 2, initial_indent="# ", subsequent_indent="# "
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -357,7 +390,11 @@ def _helpers(spec: FlowSpec, names: _Names) -> str:
         steps.append(".allow_module_overrides()")
     builder = f"return driver.Builder(){''.join(steps)}.build()"
     if len(builder) + 4 > WIDTH:
-        builder = "return (\n        driver.Builder()\n" + "".join(f"        {step}\n" for step in steps) + "        .build()\n    )"
+        builder = (
+            "return (\n        driver.Builder()\n"
+            + "".join(f"        {step}\n" for step in steps)
+            + "        .build()\n    )"
+        )
     return f'''\
 @functools.cache
 def hamilton_driver(config_json: str) -> driver.Driver:
@@ -466,13 +503,21 @@ def _task_source(spec: FlowSpec, task: TaskPlan, names: _Names) -> str:
     arguments += [f"from_{upstream}: dict[str, Any]" for upstream in task.upstream]
     header = f"def {names.task_function[task.name]}({', '.join(arguments)}) -> dict[str, Any]:"
     if len(header) > WIDTH:
-        header = f"def {names.task_function[task.name]}(\n" + "".join(f"    {a},\n" for a in arguments) + ") -> dict[str, Any]:"
+        header = (
+            f"def {names.task_function[task.name]}(\n"
+            + "".join(f"    {a},\n" for a in arguments)
+            + ") -> dict[str, Any]:"
+        )
     modules = f"module{'s' if len(task.modules) > 1 else ''} {_words(list(task.modules))}"
     doc = f'"""Run {", ".join(task.nodes)} ({modules})."""'
     if len(doc) + 4 > WIDTH:
         count = f"{len(task.nodes)} node{'s' if len(task.nodes) > 1 else ''}"
-        doc = f'"""Run {count} of {modules}.\n\n{_wrap(", ".join(task.nodes) + ".", "    ")}\n    """'
-    received = ", ".join(f"{literal(name)}: from_{plan.task_of[name]}[{literal(name)}]" for name in task.receives)
+        doc = (
+            f'"""Run {count} of {modules}.\n\n{_wrap(", ".join(task.nodes) + ".", "    ")}\n    """'
+        )
+    received = ", ".join(
+        f"{literal(name)}: from_{plan.task_of[name]}[{literal(name)}]" for name in task.receives
+    )
     call = [
         "hamilton_config",
         f"outputs={_list(task.outputs)}",
@@ -489,7 +534,8 @@ def _task_source(spec: FlowSpec, task: TaskPlan, names: _Names) -> str:
             if argument.startswith("received=") and len(argument) + 9 > WIDTH and task.receives:
                 lines.append("        received={")
                 lines += [
-                    f"            {literal(name)}: from_{plan.task_of[name]}[{literal(name)}]," for name in task.receives
+                    f"            {literal(name)}: from_{plan.task_of[name]}[{literal(name)}],"
+                    for name in task.receives
                 ]
                 lines.append("        },")
             else:
@@ -529,11 +575,16 @@ def _flow_source(spec: FlowSpec, names: _Names, signature: list[str]) -> str:
         lines.append(f"    inputs = {{{items}}}")
         for parameter in spec.parameters:
             if parameter.optional:
-                lines += [f"    if {parameter.name} is not None:", f"        inputs[{literal(parameter.name)}] = {parameter.name}"]
+                lines += [
+                    f"    if {parameter.name} is not None:",
+                    f"        inputs[{literal(parameter.name)}] = {parameter.name}",
+                ]
     for task in plan.tasks:
         arguments = ["hamilton_config"] + (["inputs"] if spec.parameters else [])
         arguments += [f"from_{up}={names.future[up]}" for up in task.upstream]
-        lines.append(f"    {names.future[task.name]} = {names.task_function[task.name]}.submit({', '.join(arguments)})")
+        lines.append(
+            f"    {names.future[task.name]} = {names.task_function[task.name]}.submit({', '.join(arguments)})"
+        )
     with_outputs = [task for task in plan.tasks if task.outputs]
     results = ", ".join(f"**{names.future[task.name]}.result()" for task in with_outputs)
     lines += [

@@ -22,14 +22,20 @@ def _task_assignment(text: str) -> tuple[str, list[str]]:
     name, equals, outputs = text.partition("=")
     names = [output.strip() for output in outputs.split(",") if output.strip()]
     if not equals or not name.strip() or not names:
-        raise argparse.ArgumentTypeError(f"--task {text!r} is not NAME=OUT,OUT (e.g. train=model,score)")
+        raise argparse.ArgumentTypeError(
+            f"--task {text!r} is not NAME=OUT,OUT (e.g. train=model,score)"
+        )
     return name.strip(), names
 
 
 def add_promote_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by `%hamilton_promote FLOW` and `kit promote NOTEBOOK FLOW`."""
     parser.add_argument(
-        "--outputs", nargs="+", default=[], metavar="OUT", help="the nodes the flow computes and returns"
+        "--outputs",
+        nargs="+",
+        default=[],
+        metavar="OUT",
+        help="the nodes the flow computes and returns",
     )
     parser.add_argument(
         "--tasks",
@@ -47,9 +53,20 @@ def add_promote_arguments(parser: argparse.ArgumentParser) -> None:
         help="an explicit split: task NAME computes these outputs (repeat for each task)",
     )
     parser.add_argument("--retries", type=int, default=0, metavar="N", help="retries of each task")
-    parser.add_argument("--retry-delay", type=float, default=0.0, metavar="S", help="seconds between retries")
-    parser.add_argument("--tag", action="append", default=[], dest="tags", metavar="T", help="a Prefect tag on every task")
-    parser.add_argument("--cache", action="store_true", help="cache task results by their inputs (persisted)")
+    parser.add_argument(
+        "--retry-delay", type=float, default=0.0, metavar="S", help="seconds between retries"
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        dest="tags",
+        metavar="T",
+        help="a Prefect tag on every task",
+    )
+    parser.add_argument(
+        "--cache", action="store_true", help="cache task results by their inputs (persisted)"
+    )
     parser.add_argument(
         "--unsaved",
         nargs="+",

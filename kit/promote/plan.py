@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 TAG = "prefect_task"
 SINGLE_TASK = "compute"
 DEFAULT_TAG_TASK = "default"
-RESERVED_NAMES = frozenset({"flow", "task", "modules", "flows", "hamilton", "prefect", "pandas", "driver"})
+RESERVED_NAMES = frozenset(
+    {"flow", "task", "modules", "flows", "hamilton", "prefect", "pandas", "driver"}
+)
 
 T = TypeVar("T", bound=Hashable)
 
@@ -96,7 +98,12 @@ def check_name(name: str, what: str, *, hint: str, flow: str | None = None) -> N
     elif name in RESERVED_NAMES or is_importable_top_level(name):
         reason = "would shadow an import of that name"
     if reason:
-        raise PromoteError(f"{what} name {name!r} {reason}", flow=flow, tasks=[name] if what == "task" else [], hint=hint)
+        raise PromoteError(
+            f"{what} name {name!r} {reason}",
+            flow=flow,
+            tasks=[name] if what == "task" else [],
+            hint=hint,
+        )
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -114,7 +121,8 @@ def make_plan(
     if mapping is None and tasks not in STRATEGIES:
         close = difflib.get_close_matches(str(tasks), STRATEGIES, n=1)
         raise PromoteError(
-            f"unknown task strategy {tasks!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            f"unknown task strategy {tasks!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else ""),
             hint=f"use one of {', '.join(STRATEGIES)}, or a mapping of task names to outputs",
         )
     outputs = _check_outputs(graph, outputs, mapping, set(unsaved))
@@ -122,7 +130,9 @@ def make_plan(
 
 
 def _explicit_mapping(tasks: Mapping[str, Iterable[str] | str]) -> dict[str, list[str]]:
-    mapping = {name: [outs] if isinstance(outs, str) else list(outs) for name, outs in tasks.items()}
+    mapping = {
+        name: [outs] if isinstance(outs, str) else list(outs) for name, outs in tasks.items()
+    }
     if not mapping or not all(mapping.values()):
         raise PromoteError(
             "an explicit task split needs at least one task, each with at least one output",
@@ -130,12 +140,19 @@ def _explicit_mapping(tasks: Mapping[str, Iterable[str] | str]) -> dict[str, lis
             hint="write --task NAME=OUT,OUT (repeated), or {'NAME': ['OUT', ...]} in Python",
         )
     for name in mapping:
-        check_name(name, "task", hint="name each task of --task NAME=... with an identifier such as 'train'")
+        check_name(
+            name,
+            "task",
+            hint="name each task of --task NAME=... with an identifier such as 'train'",
+        )
     return mapping
 
 
 def _check_outputs(
-    graph: DagGraph, outputs: Sequence[str], mapping: Mapping[str, list[str]] | None, unsaved: set[str]
+    graph: DagGraph,
+    outputs: Sequence[str],
+    mapping: Mapping[str, list[str]] | None,
+    unsaved: set[str],
 ) -> tuple[str, ...]:
     """The outputs, checked: known, computed, saved when they have a saver, matching the mapping."""
     outputs = list(dict.fromkeys(outputs))
@@ -166,7 +183,9 @@ def _check_outputs(
             )
         outputs = outputs or list(dict.fromkeys(mapped))
     if not outputs:
-        raise PromoteError("no outputs to promote", hint="name the nodes the flow computes: --outputs OUT ...")
+        raise PromoteError(
+            "no outputs to promote", hint="name the nodes the flow computes: --outputs OUT ..."
+        )
     graph.check_known(outputs)
     inputs = [output for output in outputs if graph.nodes[output].is_input]
     if inputs:
@@ -205,7 +224,8 @@ def _savers_of(graph: DagGraph, name: str) -> list[str]:
         consumer
         for consumer in graph.consumers.get(name, [])
         if graph.hamilton_node(consumer).tags.get("hamilton.data_saver")
-        and (graph.nodes[consumer].module, graph.nodes[consumer].function) == (info.module, info.function)
+        and (graph.nodes[consumer].module, graph.nodes[consumer].function)
+        == (info.module, info.function)
     ]
 
 
@@ -247,7 +267,9 @@ class _Planner:
     def _make_units(self) -> None:
         """Group nodes by the function that made them; functions that feed each other form one unit."""
         nodes = self.graph.nodes
-        function_of = {name: (nodes[name].module, nodes[name].function or name) for name in self.order}
+        function_of = {
+            name: (nodes[name].module, nodes[name].function or name) for name in self.order
+        }
         functions = list(dict.fromkeys(function_of.values()))
         function_edges = {
             (function_of[dependency], function_of[name])
@@ -256,21 +278,35 @@ class _Planner:
             if dependency in function_of and function_of[dependency] != function_of[name]
         }
         components = strongly_connected(functions, function_edges)
-        unit_of_function = {function: index for index, component in enumerate(components) for function in component}
+        unit_of_function = {
+            function: index for index, component in enumerate(components) for function in component
+        }
         members: dict[int, list[str]] = {}
         for name in self.order:
             members.setdefault(unit_of_function[function_of[name]], []).append(name)
         # units numbered by where their first node runs, so every later choice is deterministic
-        renumber = {old: new for new, old in enumerate(sorted(members, key=lambda unit: self.position[members[unit][0]]))}
+        renumber = {
+            old: new
+            for new, old in enumerate(
+                sorted(members, key=lambda unit: self.position[members[unit][0]])
+            )
+        }
         self.unit_nodes = {renumber[unit]: tuple(names) for unit, names in members.items()}
         self.unit_of = {name: unit for unit, names in self.unit_nodes.items() for name in names}
         self.unit_deps: dict[int, list[int]] = {unit: [] for unit in self.unit_nodes}
         for unit, names in self.unit_nodes.items():
-            deps = {self.unit_of[d] for name in names for d in nodes[name].dependencies if d in self.unit_of}
+            deps = {
+                self.unit_of[d]
+                for name in names
+                for d in nodes[name].dependencies
+                if d in self.unit_of
+            }
             self.unit_deps[unit] = sorted(deps - {unit})
 
     def unit_modules(self, unit: int) -> list[str]:
-        return list(dict.fromkeys(self.graph.nodes[name].module or "" for name in self.unit_nodes[unit]))
+        return list(
+            dict.fromkeys(self.graph.nodes[name].module or "" for name in self.unit_nodes[unit])
+        )
 
     # -- pins: what each strategy decides ------------------------------------------------------
 
@@ -290,7 +326,9 @@ class _Planner:
 
     def _module_pins(self) -> dict[int, str]:
         """A task per module; modules that feed each other in a cycle merge into one task."""
-        modules = list(dict.fromkeys(module for unit in self.unit_nodes for module in self.unit_modules(unit)))
+        modules = list(
+            dict.fromkeys(module for unit in self.unit_nodes for module in self.unit_modules(unit))
+        )
         group = {module: module for module in modules}
 
         def find(module: str) -> str:
@@ -326,7 +364,9 @@ class _Planner:
             f"{nodes[dep].module}.{dep} -> {nodes[name].module}.{name}"
             for name in self.order
             for dep in nodes[name].dependencies
-            if dep in self.unit_of and nodes[dep].module in modules and nodes[name].module in modules
+            if dep in self.unit_of
+            and nodes[dep].module in modules
+            and nodes[name].module in modules
             and nodes[dep].module != nodes[name].module
         ]
         return (
@@ -360,15 +400,23 @@ class _Planner:
                     )
         if not explicit:
             for task in dict.fromkeys(pins.values()):
-                check_name(task, "task", hint="per-output names each task after its output; "
-                           "use an explicit split (--task NAME=OUT) to choose another name")
+                check_name(
+                    task,
+                    "task",
+                    hint="per-output names each task after its output; "
+                    "use an explicit split (--task NAME=OUT) to choose another name",
+                )
         return pins
 
     def _tag_pins(self) -> dict[int, str]:
         """Units tagged prefect_task=NAME go to NAME; untagged outputs no tagged task needs go to 'default'."""
         pins: dict[int, str] = {}
         for unit, names in self.unit_nodes.items():
-            tagged = {name: self.graph.nodes[name].tags[TAG] for name in names if TAG in self.graph.nodes[name].tags}
+            tagged = {
+                name: self.graph.nodes[name].tags[TAG]
+                for name in names
+                if TAG in self.graph.nodes[name].tags
+            }
             values = set(map(str, tagged.values()))
             if len(values) > 1:
                 raise PromoteError(
@@ -386,7 +434,11 @@ class _Planner:
                         nodes=[node],
                         hint=f"write @tag({TAG}='NAME')",
                     )
-                check_name(task, "task", hint=f"change @tag({TAG}=...) of node {node!r} to an identifier such as 'train'")
+                check_name(
+                    task,
+                    "task",
+                    hint=f"change @tag({TAG}=...) of node {node!r} to an identifier such as 'train'",
+                )
                 pins[unit] = task
         needed = self._needed_by(pins)[0]
         for output in self.outputs:
@@ -397,7 +449,9 @@ class _Planner:
 
     # -- from pins to tasks -------------------------------------------------------------------
 
-    def _needed_by(self, pins: Mapping[int, str]) -> tuple[dict[int, set[str]], dict[tuple[str, str], tuple[int, int]]]:
+    def _needed_by(
+        self, pins: Mapping[int, str]
+    ) -> tuple[dict[int, set[str]], dict[tuple[str, str], tuple[int, int]]]:
         """For each unpinned unit, the tasks that need it; and the task edges the pins imply,
         each with one (upstream unit, downstream unit) pair that makes it."""
         needers: dict[int, set[str]] = {}
@@ -440,7 +494,11 @@ class _Planner:
         key: dict[str, tuple[int, int]] = {}
         for unit in sorted(pins):
             first_output = min(
-                (index for index, names in enumerate(upstream_of_output) if self.unit_nodes[unit][0] in names),
+                (
+                    index
+                    for index, names in enumerate(upstream_of_output)
+                    if self.unit_nodes[unit][0] in names
+                ),
                 default=len(self.outputs),
             )
             task = pins[unit]
@@ -488,7 +546,9 @@ class _Planner:
                     outputs=tuple(output for output in self.outputs if task_of[output] == task),
                     receives=tuple(sorted(receives[task], key=in_order)),
                     shares=tuple(name for name in own if receivers[name]),
-                    upstream=tuple(sorted({task_of[name] for name in receives[task]}, key=rank.__getitem__)),
+                    upstream=tuple(
+                        sorted({task_of[name] for name in receives[task]}, key=rank.__getitem__)
+                    ),
                     modules=tuple(dict.fromkeys(nodes[name].module or "" for name in own)),
                 )
             )
@@ -547,4 +607,3 @@ def strongly_connected(items: Sequence[T], edges: Iterable[tuple[T, T]]) -> list
     for component in components:
         component.sort(key=position.__getitem__)
     return sorted(components, key=lambda component: position[component[0]])
-

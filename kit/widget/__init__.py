@@ -19,7 +19,14 @@ import ipywidgets
 import traitlets
 
 from kit.dag.payload import dag_payload, empty_payload
-from kit.errors import CellError, DuplicateNodeError, GraphError, KitError, ModuleNameError, UnknownNodeError
+from kit.errors import (
+    CellError,
+    DuplicateNodeError,
+    GraphError,
+    KitError,
+    ModuleNameError,
+    UnknownNodeError,
+)
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
@@ -75,7 +82,7 @@ class DagWidget(anywidget.AnyWidget):
         """Draw the workspace as it is now; on an error keep the last good graph and show the error."""
         try:
             payload = dag_payload(self.workspace, collapsed=self.collapsed)
-        except Exception as error:  # noqa: BLE001 - shown in the widget, never lost in a listener
+        except Exception as error:
             self.error = describe_error(error)
             return
         modules = {module["name"] for module in payload["modules"]}
@@ -116,7 +123,9 @@ class DagWidget(anywidget.AnyWidget):
         known = self.graph.get("deps", {})
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise UnknownNodeError(unknown, {name: difflib.get_close_matches(name, known, n=3) for name in unknown})
+            raise UnknownNodeError(
+                unknown, {name: difflib.get_close_matches(name, known, n=3) for name in unknown}
+            )
         return names
 
     @property

@@ -42,7 +42,9 @@ def _error_html(text: str) -> str:
     return f'<pre class="kit-panel-error">{html.escape(text)}</pre>'
 
 
-def _shown_in(place: Callable[[Panel], w.HTML]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def _shown_in(
+    place: Callable[[Panel], w.HTML],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Run a handler; put any exception it raises into the panel's HTML `place` rather than the log."""
 
     def decorate(handler: Callable[..., None]) -> Callable[..., None]:
@@ -52,7 +54,7 @@ def _shown_in(place: Callable[[Panel], w.HTML]) -> Callable[[Callable[..., None]
             target.value = ""
             try:
                 handler(self, *args)
-            except Exception as error:  # noqa: BLE001 - the panel is where the user looks
+            except Exception as error:
                 target.value = _error_html(describe_error(error))
 
         return guarded
@@ -69,15 +71,22 @@ class Panel:
         self.will_run = w.HTML()
 
         self.run_button = w.Button(
-            description="Run", button_style="primary", icon="play", tooltip="Execute the selected outputs in this kernel"
+            description="Run",
+            button_style="primary",
+            icon="play",
+            tooltip="Execute the selected outputs in this kernel",
         )
         self.run_error = w.HTML()
         self.results = w.Output()
         run_tab = w.VBox([self.run_button, self.run_error, self.results])
 
         auto = w.Layout(width="auto")
-        self.flow_name = w.Text(placeholder="flow name, e.g. train_model", description="Flow", layout=auto)
-        self.strategy = w.Dropdown(options=STRATEGIES, value="by-module", description="Tasks", layout=auto)
+        self.flow_name = w.Text(
+            placeholder="flow name, e.g. train_model", description="Flow", layout=auto
+        )
+        self.strategy = w.Dropdown(
+            options=STRATEGIES, value="by-module", description="Tasks", layout=auto
+        )
         self.promote_button = w.Button(
             description="Promote to flow",
             button_style="success",
@@ -88,7 +97,14 @@ class Panel:
         self.promote_result = w.HTML()
         self.task_graph = w.HTML()
         promote_tab = w.VBox(
-            [self.flow_name, self.strategy, self.task_graph, self.promote_button, self.promote_error, self.promote_result]
+            [
+                self.flow_name,
+                self.strategy,
+                self.task_graph,
+                self.promote_button,
+                self.promote_error,
+                self.promote_result,
+            ]
         )
 
         self.submit_button = w.Button(
@@ -97,12 +113,20 @@ class Panel:
             icon="paper-plane",
             tooltip="kit submit on this notebook as saved",
         )
-        self.submit_note = w.HTML("<small>Runs <code>kit submit</code> on the notebook file as saved: save it first.</small>")
+        self.submit_note = w.HTML(
+            "<small>Runs <code>kit submit</code> on the notebook file as saved: save it first.</small>"
+        )
         self.submit_status = w.HTML()
         self.submit_error = w.HTML()
         self.submit_log = w.HTML()
         submit_tab = w.VBox(
-            [self.submit_note, self.submit_button, self.submit_status, self.submit_error, self.submit_log]
+            [
+                self.submit_note,
+                self.submit_button,
+                self.submit_status,
+                self.submit_error,
+                self.submit_log,
+            ]
         )
 
         self.tabs = w.Tab(children=[run_tab, promote_tab, submit_tab])
@@ -145,7 +169,8 @@ class Panel:
         if missing:
             have = _user_namespace()
             text += "<br><b>Inputs</b> " + ", ".join(
-                _code(name) + (" (from the notebook)" if name in have else " <b>(missing)</b>") for name in missing
+                _code(name) + (" (from the notebook)" if name in have else " <b>(missing)</b>")
+                for name in missing
             )
         self.will_run.value = text
 
@@ -157,7 +182,9 @@ class Panel:
         ws = self.widget.workspace
         outputs = list(self.widget.selected)
         if not outputs:
-            raise KitError("nothing is selected", hint="click the nodes to compute in the graph, then Run")
+            raise KitError(
+                "nothing is selected", hint="click the nodes to compute in the graph, then Run"
+            )
         self.results.clear_output()
         namespace = _user_namespace()
         needed = ws.graph().required_inputs(outputs, given=ws.config)
@@ -192,7 +219,9 @@ class Panel:
         plan = plan_payload(flow_plan)
         self.widget.plan = {"task_of": plan["task_of"], "tasks": plan["tasks"]}
         count = len(plan["tasks"])
-        notes = "".join(f'<div class="kit-note">Note: {html.escape(note)}</div>' for note in flow_plan.notes)
+        notes = "".join(
+            f'<div class="kit-note">Note: {html.escape(note)}</div>' for note in flow_plan.notes
+        )
         self.task_graph.value = (
             f"<b>{count} task{'s' if count != 1 else ''}</b>"
             f'<div class="kit-task-graph">{svg_picture(plan["graph"], max_width=320)}</div>{notes}'
@@ -206,15 +235,21 @@ class Panel:
         flow = self.flow_name.value.strip()
         outputs = list(self.widget.selected)
         if not flow:
-            raise KitError("the flow has no name", hint="type a name (a Python identifier) in the Flow box")
+            raise KitError(
+                "the flow has no name", hint="type a name (a Python identifier) in the Flow box"
+            )
         if not outputs:
-            raise KitError("nothing is selected", hint="click the outputs the flow should compute in the graph")
+            raise KitError(
+                "nothing is selected", hint="click the outputs the flow should compute in the graph"
+            )
         self.promote_result.value = ""
         ws = self.widget.workspace
         path = ws.promote(flow, outputs, tasks=self.strategy.value)
         line = promote_line(flow, outputs, self.strategy.value)
         shown = ws.project.relative(path) if ws.project is not None else str(path)
-        self.promote_result.value = f"Wrote {_code(shown)}, as this line in a cell would:<br>{_code(line)}"
+        self.promote_result.value = (
+            f"Wrote {_code(shown)}, as this line in a cell would:<br>{_code(line)}"
+        )
 
     # -- Submit ---------------------------------------------------------------------------------
 
@@ -230,7 +265,9 @@ class Panel:
         self.submit_button.disabled = True
         self.submit_log.value = ""
         self.submit_status.value = f"running {_code('kit submit ' + notebook.name)}..."
-        self._submitting = threading.Thread(target=self._follow, args=(command, cwd, notebook.name), daemon=True)
+        self._submitting = threading.Thread(
+            target=self._follow, args=(command, cwd, notebook.name), daemon=True
+        )
         self._submitting.start()
 
     def _follow(self, command: list[str], cwd: Path, name: str) -> None:
@@ -241,7 +278,12 @@ class Panel:
         running = f"running {_code('kit submit ' + name)}..."
         try:
             process = subprocess.Popen(
-                command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+                command,
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
             )
             reader = threading.Thread(target=_collect, args=(process, lines), daemon=True)
             reader.start()
@@ -252,18 +294,18 @@ class Panel:
                     self.submit_status.value = f"{running} {time.monotonic() - started:.0f} s"
                     self.submit_log.value = _log_html(lines)
             reader.join()
-        except Exception as error:  # noqa: BLE001 - a thread: the panel is the only place to show it
+        except Exception as error:
             self.submit_error.value = _error_html(describe_error(error))
         finally:
             self.submit_button.disabled = False
         seconds = time.monotonic() - started
         what = f"kit submit {html.escape(name)}"
         if code == 0:
-            self.submit_status.value = f'<span class="kit-submit-done">&#10003; {what} finished in {seconds:.0f} s</span>'
-        elif code is not None:
             self.submit_status.value = (
-                f'<span class="kit-submit-failed">&#10007; {what} failed (exit {code}) after {seconds:.0f} s</span>'
+                f'<span class="kit-submit-done">&#10003; {what} finished in {seconds:.0f} s</span>'
             )
+        elif code is not None:
+            self.submit_status.value = f'<span class="kit-submit-failed">&#10007; {what} failed (exit {code}) after {seconds:.0f} s</span>'
         self.submit_log.value = _log_html(lines)
 
 

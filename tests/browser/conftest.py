@@ -23,9 +23,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-
 from conftest import write_project
+from nbformat.v4 import new_code_cell, new_notebook
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -115,7 +114,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     while not _ready(url, token):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"JupyterLab did not start:\n{(base / 'lab.log').read_text()[-3000:]}")
+            raise RuntimeError(
+                f"JupyterLab did not start:\n{(base / 'lab.log').read_text()[-3000:]}"
+            )
         time.sleep(0.2)  # polling for readiness, not hiding a race
     try:
         yield Lab(url=url, token=token, root=root, pid=process.pid)
@@ -220,7 +221,9 @@ def run_cell_again(page, index: int, source: str | None = None) -> None:
 
 def node(page, name: str):
     """The node group of the DAG whose name text is `name`."""
-    return page.locator("g.kit-node").filter(has=page.locator(f'text.kit-node-name:text-is("{name}")'))
+    return page.locator("g.kit-node").filter(
+        has=page.locator(f'text.kit-node-name:text-is("{name}")')
+    )
 
 
 def save(page) -> None:

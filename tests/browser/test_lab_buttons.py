@@ -6,7 +6,6 @@ import importlib.util
 import sys
 
 import pytest
-
 from conftest import forget_project_modules
 
 from kit import generated
@@ -44,7 +43,9 @@ def flows_of(lab: Lab):
     forget_project_modules()
 
     def load(name: str):
-        spec = importlib.util.spec_from_file_location(f"lab_flow_{name}", lab.root / "flows" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(
+            f"lab_flow_{name}", lab.root / "flows" / f"{name}.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return getattr(module, name)
@@ -55,7 +56,13 @@ def flows_of(lab: Lab):
 
 
 def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flows_of) -> None:
-    write_notebook(lab.root / "notebooks" / "shop.ipynb", "%load_ext kit", SHOP_PREP, SHOP_REPORT, "%hamilton_dag")
+    write_notebook(
+        lab.root / "notebooks" / "shop.ipynb",
+        "%load_ext kit",
+        SHOP_PREP,
+        SHOP_REPORT,
+        "%hamilton_dag",
+    )
     open_notebook(page, lab, "notebooks/shop.ipynb")
     run_all(page, 4)
     node(page, "summary").click()
@@ -64,10 +71,14 @@ def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flo
     # Before pressing: the nodes are coloured by the task that will run them, the task graph beside.
     panel_tab(page, "Promote").click()
     page.locator('g.kit-node[data-task="shop_report"]').first.wait_for()
-    tasks = page.locator("g.kit-node[data-task]").evaluate_all("gs => gs.map(g => [g.dataset.name, g.dataset.task]).sort()")
+    tasks = page.locator("g.kit-node[data-task]").evaluate_all(
+        "gs => gs.map(g => [g.dataset.name, g.dataset.task]).sort()"
+    )
     assert tasks == [["orders", "shop_prep"], ["revenue", "shop_prep"], ["summary", "shop_report"]]
     task_graph = page.locator(".kit-panel svg g.kit-kind-task")
-    assert task_graph.evaluate_all("gs => gs.map(g => g.querySelector('text').textContent).sort()") == ["shop_prep", "shop_report"]
+    assert task_graph.evaluate_all(
+        "gs => gs.map(g => g.querySelector('text').textContent).sort()"
+    ) == ["shop_prep", "shop_report"]
 
     page.locator(".kit-panel input[placeholder^='flow name']").fill("shop_flow")
     page.get_by_role("button", name="Promote to flow").click()
@@ -77,8 +88,14 @@ def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flo
     flow_file = lab.root / "flows" / "shop_flow.py"
     header, _ = generated.read(flow_file)
     assert header.notebook == "notebooks/shop.ipynb"
-    assert header.recipe == "kit promote notebooks/shop.ipynb shop_flow --outputs summary revenue --tasks by-module"
-    assert "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module" in result.inner_text()
+    assert (
+        header.recipe
+        == "kit promote notebooks/shop.ipynb shop_flow --outputs summary revenue --tasks by-module"
+    )
+    assert (
+        "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module"
+        in result.inner_text()
+    )
     assert flows_of("shop_flow")() == {"summary": "revenue 30.0", "revenue": 30.0}
     assert page.page_errors == []
 

@@ -17,11 +17,14 @@ PREP = """\
     def clean(raw: int) -> int:
         return raw * 2
     """
-PREP_WITH_EXTRA = PREP + """
+PREP_WITH_EXTRA = (
+    PREP
+    + """
 
     def extra(raw: int) -> int:
         return raw + 100
     """
+)
 MODEL = """\
     %%hamilton explore_model
     def features(clean: int) -> int:
@@ -53,7 +56,9 @@ def classes(page, name: str) -> set[str]:
     return set((node(page, name).get_attribute("class") or "").split())
 
 
-def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspace(page, lab: Lab, tmp_path: Path) -> None:
+def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspace(
+    page, lab: Lab, tmp_path: Path
+) -> None:
     write_notebook(
         lab.root / "notebooks" / "explore.ipynb",
         "%load_ext kit",
@@ -88,7 +93,10 @@ def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspac
     assert page.locator(".kit-dag.kit-has-selection").count() == 1
     upstream_edges = page.locator("path.kit-edge.kit-upstream")
     assert sorted(
-        (upstream_edges.nth(i).get_attribute("data-source"), upstream_edges.nth(i).get_attribute("data-target"))
+        (
+            upstream_edges.nth(i).get_attribute("data-source"),
+            upstream_edges.nth(i).get_attribute("data-target"),
+        )
         for i in range(upstream_edges.count())
     ) == [("clean", "features"), ("features", "score"), ("raw", "clean")]
     assert "score" in page.locator(".kit-panel").inner_text()
@@ -118,7 +126,9 @@ def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspac
     assert shot.read_bytes().startswith(b"\x89PNG")
 
     # Collapsing a module (its legend button) lays the graph out again in the kernel: one box.
-    page.locator(".kit-legend-module", has_text="explore_model").get_by_role("button", name="collapse").click()
+    page.locator(".kit-legend-module", has_text="explore_model").get_by_role(
+        "button", name="collapse"
+    ).click()
     module_box = page.locator('g.kit-node.kit-kind-module[data-name="module:explore_model"]')
     module_box.wait_for()
     assert node(page, "score").count() == 0

@@ -12,12 +12,19 @@ from kit.cli import main as kit_main
 
 
 def payload_of(page_file: Path) -> dict:
-    return json.loads(re.search(r'id="kit-dag-data">(.*?)</script>', page_file.read_text(), re.S).group(1))
+    return json.loads(
+        re.search(r'id="kit-dag-data">(.*?)</script>', page_file.read_text(), re.S).group(1)
+    )
 
 
-def test_the_standalone_page_draws_every_node_offline_and_highlights_a_selection(page, project: Path) -> None:
+def test_the_standalone_page_draws_every_node_offline_and_highlights_a_selection(
+    page, project: Path
+) -> None:
     notebook = write_notebook(
-        project / "notebooks" / "flow.ipynb", "%hamilton_config model=mean", "%%hamilton prep\n" + PREP, "%%hamilton model\n" + MODEL
+        project / "notebooks" / "flow.ipynb",
+        "%hamilton_config model=mean",
+        "%%hamilton prep\n" + PREP,
+        "%%hamilton model\n" + MODEL,
     )
     out = project / "dag.html"
     assert kit_main(["dag", str(notebook), "--out", str(out)]) == 0
@@ -39,9 +46,13 @@ def test_the_standalone_page_draws_every_node_offline_and_highlights_a_selection
     assert requested == [out.as_uri()], "the page loads nothing but itself"
 
     page.locator('g.kit-node:has(text.kit-node-name:text-is("score"))').click()
-    upstream = page.locator("g.kit-node.kit-upstream").evaluate_all("gs => gs.map(g => g.dataset.name).sort()")
+    upstream = page.locator("g.kit-node.kit-upstream").evaluate_all(
+        "gs => gs.map(g => g.dataset.name).sort()"
+    )
     assert upstream == ["clean", "fit", "limit", "path", "raw", "score"]
-    assert page.locator("g.kit-node.kit-selected").evaluate_all("gs => gs.map(g => g.dataset.name)") == ["score"]
+    assert page.locator("g.kit-node.kit-selected").evaluate_all(
+        "gs => gs.map(g => g.dataset.name)"
+    ) == ["score"]
     assert "1 selected" in page.locator(".kit-status").inner_text()
     assert page.page_errors == []
 
