@@ -7,17 +7,13 @@ import shlex
 import time
 from pathlib import Path
 
-from kit.errors import KitError
+from kit.errors import DemoError
 from kit.project import Project, require_project
 
 NOTEBOOK = "ml_pipeline.ipynb"
 FLOW = "model_training"
 SAMPLE = {"sample_fraction": 0.3}
 FULL_DATA = {"sample_fraction": 1.0}
-
-
-class DemoError(KitError):
-    """The demo could not run, or its flow run did not complete."""
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kit.generated import FileState
+    from kit.validate import ValidationReport
+
+
+def location(
+    notebook: str | None = None,
+    cell_index: int | None = None,
+    module: str | None = None,
+    line: int | None = None,
+    text: str | None = None,
+) -> str:
+    """Where a thing is, as messages name it: `NOTEBOOK, cell N, module 'm', line L: text`."""
+    parts = []
+    if notebook is not None:
+        parts.append(notebook)
+    if cell_index is not None:
+        parts.append(f"cell {cell_index}")
+    if module is not None:
+        parts.append(f"module {module!r}" if parts else f"cell module {module!r}")
+    if line is not None:
+        parts.append(f"line {line}" + (f": {text.strip()}" if text else ""))
+    return ", ".join(parts)
 
 
 class KitError(Exception):
@@ -50,13 +76,7 @@ class CellError(KitError):
         self.text = text
         self.notebook = notebook
         self.cell_index = cell_index
-        where = f"cell module {module!r}"
-        if notebook is not None:
-            where = f"{notebook}, cell {cell_index}, module {module!r}"
-        if line is not None:
-            where += f", line {line}"
-            if text:
-                where += f": {text.strip()}"
+        where = location(notebook, cell_index if notebook is not None else None, module, line, text)
         super().__init__(f"{where}: {message}", hint=hint)
 
 
@@ -155,3 +175,145 @@ class PromoteError(KitError):
         self.nodes = list(nodes)
         self.tasks = list(tasks)
         super().__init__(message, hint=hint)
+
+
+class MagicUsageError(KitError):
+    """A magic line that does not parse."""
+
+    def __init__(self, magic: str, message: str, usage: str) -> None:
+        self.magic = magic
+        super().__init__(f"{magic}: {message}", hint=f"usage: {usage}")
+
+
+class LayoutFailed(KitError):
+    """dot is missing, or gave no usable layout (a crash, a timeout, output it did not finish)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"graphviz dot cannot lay out the DAG: {reason}",
+            hint="install graphviz (apt-get install graphviz, conda install graphviz), or leave the engine "
+            "to kit, which falls back to igraph",
+        )
+
+
+class GeneratedFileError(KitError):
+    """A generated file kit will not overwrite (hand-edited, foreign, owned by another notebook)."""
+
+    def __init__(
+        self, message: str, *, path: Path, state: FileState, diff: str = "", hint: str | None = None
+    ) -> None:
+        self.path = path
+        self.state = state
+        self.diff = diff
+        super().__init__(message + (f"\n{diff}" if diff else ""), hint=hint)
+
+
+class ParameterFileError(KitError):
+    """A `-f` file that is not a YAML mapping of parameter names to values."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"parameters file {path}: {reason}", hint="write one `name: value` line per parameter"
+        )
+
+
+class UnknownParameterError(KitError):
+    """Parameters that the notebook's `parameters` cell does not define."""
+
+    def __init__(
+        self, notebook: Path, names: Iterable[str], valid: Iterable[str], *, has_cell: bool
+    ) -> None:
+        self.notebook = notebook
+        self.names = sorted(names)
+        self.valid = sorted(valid)
+        self.has_cell = has_cell
+        listed = ", ".join(self.names)
+        plural = "s" if len(self.names) > 1 else ""
+        if has_cell:
+            message = (
+                f"{notebook}: unknown parameter{plural} {listed}; its parameters cell defines "
+                + (", ".join(self.valid) or "nothing")
+            )
+            hint = "pass only parameters the notebook defines, or add them to its parameters cell"
+        else:
+            message = (
+                f"{notebook} has no parameters cell, so it takes no parameter{plural} ({listed})"
+            )
+            hint = (
+                "tag the cell that assigns the defaults with `parameters`, or validate without -p"
+            )
+        super().__init__(message, hint=hint)
+
+
+class OwnershipError(KitError):
+    """A generated file whose header names another notebook than the one writing it."""
+
+    def __init__(self, path: Path, owner: str, claimant: str) -> None:
+        self.path = path
+        self.owner = owner
+        self.claimant = claimant
+        super().__init__(
+            f"{path} belongs to {owner}; {claimant} cannot write a file of the same name",
+            hint=f"rename the module or flow in one of them, or delete {path} if {owner} "
+            "no longer makes it",
+        )
+
+
+class DemoError(KitError):
+    """The demo could not run, or its flow run did not complete."""
+
+
+class NotebookError(KitError):
+    """A notebook kit cannot read or build, located by notebook, cell index (0-based) and line."""
+
+    def __init__(
+        self,
+        notebook: str,
+        message: str,
+        *,
+        cell_index: int | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.line = line
+        super().__init__(f"{location(notebook, cell_index, line=line)}: {message}", hint=hint)
+
+
+class ValidationFailedError(KitError):
+    """The notebook did not pass validation, so nothing was submitted."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(
+            f"validation failed; nothing was submitted\n{report.text()}",
+            hint="fix what the report names, then submit again",
+        )
+
+
+class SubmitError(KitError):
+    """A submission that cannot go ahead: no flow to run, a wrong option, a flow Prefect cannot load."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str | None = None,
+        flow: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.flow = flow
+        super().__init__(message, hint=hint)
+
+
+class NotebookFailed(Exception):
+    """A notebook that did not pass validation under `pytest --kit-notebooks` (a test failure, not
+    a kit error: pytest shows its report)."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(report.text())

@@ -14,25 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit import generated
-from kit.errors import KitError, ProjectError
+from kit.errors import KitError, OwnershipError, ProjectError
 from kit.project import Project, find_project, require_project
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
-
-
-class OwnershipError(KitError):
-    """A generated file whose header names another notebook than the one writing it."""
-
-    def __init__(self, path: Path, owner: str, claimant: str) -> None:
-        self.path = path
-        self.owner = owner
-        self.claimant = claimant
-        super().__init__(
-            f"{path} belongs to {owner}; {claimant} cannot write a file of the same name",
-            hint=f"rename the module or flow in one of them, or delete {path} if {owner} "
-            "no longer makes it",
-        )
 
 
 @dataclass(frozen=True)

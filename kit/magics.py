@@ -11,16 +11,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from IPython.display import Markdown, display
 
 from kit.config import config_references, parse_config
-from kit.errors import KitError
+from kit.errors import MagicUsageError
 from kit.workspace import Workspace, workspace
-
-
-class MagicUsageError(KitError):
-    """A magic line that does not parse."""
-
-    def __init__(self, magic: str, message: str, usage: str) -> None:
-        self.magic = magic
-        super().__init__(f"{magic}: {message}", hint=f"usage: {usage}")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -17,35 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from kit.config import config_references, parse_config
-from kit.errors import CellError, ConfigError, KitError
+from kit.errors import CellError, ConfigError, KitError, NotebookError
 from kit.project import require_project
 from kit.workspace import Workspace
 
 CELL_MAGIC = "hamilton"
 LINE_MAGICS = ("hamilton_use", "hamilton_config", "hamilton_promote")
-
-
-class NotebookError(KitError):
-    """A notebook kit cannot read or build, located by notebook, cell index (0-based) and line."""
-
-    def __init__(
-        self,
-        notebook: str,
-        message: str,
-        *,
-        cell_index: int | None = None,
-        line: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.notebook = notebook
-        self.cell_index = cell_index
-        self.line = line
-        where = notebook
-        if cell_index is not None:
-            where += f", cell {cell_index}"
-        if line is not None:
-            where += f", line {line}"
-        super().__init__(f"{where}: {message}", hint=hint)
 
 
 @dataclass(frozen=True)

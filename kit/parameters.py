@@ -9,48 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.errors import KitError
+from kit.errors import KitError, ParameterFileError, UnknownParameterError
 
 KERNEL_NAME = "python3"
 LANGUAGE = "python"
-
-
-class UnknownParameterError(KitError):
-    """Parameters that the notebook's `parameters` cell does not define."""
-
-    def __init__(
-        self, notebook: Path, names: Iterable[str], valid: Iterable[str], *, has_cell: bool
-    ) -> None:
-        self.notebook = notebook
-        self.names = sorted(names)
-        self.valid = sorted(valid)
-        self.has_cell = has_cell
-        listed = ", ".join(self.names)
-        plural = "s" if len(self.names) > 1 else ""
-        if has_cell:
-            message = (
-                f"{notebook}: unknown parameter{plural} {listed}; its parameters cell defines "
-                + (", ".join(self.valid) or "nothing")
-            )
-            hint = "pass only parameters the notebook defines, or add them to its parameters cell"
-        else:
-            message = (
-                f"{notebook} has no parameters cell, so it takes no parameter{plural} ({listed})"
-            )
-            hint = (
-                "tag the cell that assigns the defaults with `parameters`, or validate without -p"
-            )
-        super().__init__(message, hint=hint)
-
-
-class ParameterFileError(KitError):
-    """A `-f` file that is not a YAML mapping of parameter names to values."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = path
-        super().__init__(
-            f"parameters file {path}: {reason}", hint="write one `name: value` line per parameter"
-        )
 
 
 @dataclass(frozen=True)

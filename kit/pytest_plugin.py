@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kit.errors import KitError
+from kit.errors import KitError, NotebookFailed
 from kit.project import find_project
 
 OPTION = "--kit-notebooks"
@@ -80,14 +80,6 @@ class NotebookFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         yield NotebookItem.from_parent(self, name="validate")
-
-
-class NotebookFailed(Exception):
-    """The validation report of a notebook that did not pass."""
-
-    def __init__(self, report: Any) -> None:
-        self.report = report
-        super().__init__(report.text())
 
 
 class NotebookItem(pytest.Item):

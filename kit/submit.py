@@ -21,40 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from kit import generated
-from kit.errors import KitError
+from kit.errors import SubmitError, ValidationFailedError
 from kit.parameters import collect_parameters, notebook_parameters, typed_flow_parameter
 from kit.project import Project, require_project
 from kit.validate import ValidationReport, validate
 
 EMBEDDED_HOME = Path(".kit") / "prefect"
 ARTIFACT_KEY = "kit-validation"
-
-
-class SubmitError(KitError):
-    """A submission that cannot go ahead: no flow to run, a wrong option, a flow Prefect cannot load."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        notebook: str | None = None,
-        flow: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.notebook = notebook
-        self.flow = flow
-        super().__init__(message, hint=hint)
-
-
-class ValidationFailedError(KitError):
-    """The notebook did not pass validation, so nothing was submitted."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        self.report = report
-        super().__init__(
-            f"validation failed; nothing was submitted\n{report.text()}",
-            hint="fix what the report names, then submit again",
-        )
 
 
 @dataclass(frozen=True)

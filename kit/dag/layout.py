@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kit.errors import KitError
+from kit.errors import LayoutFailed
 
 # Distances in pixels (dot works in points; one point is drawn as one pixel).
 NODE_GAP = 22.0  # between boxes of one rank
@@ -61,18 +61,6 @@ class Placement:
     routes: list[Route] = field(default_factory=list)
     groups: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)  # x, y, w, h
     note: str = ""
-
-
-class LayoutFailed(KitError):
-    """dot is missing, or gave no usable layout (a crash, a timeout, output it did not finish)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(
-            f"graphviz dot cannot lay out the DAG: {reason}",
-            hint="install graphviz (apt-get install graphviz, conda install graphviz), or leave the engine "
-            "to kit, which falls back to igraph",
-        )
 
 
 def dot_path() -> str | None:
