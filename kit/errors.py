@@ -310,6 +310,25 @@ class SubmitError(KitError):
         super().__init__(message, hint=hint)
 
 
+class PrefectServerError(KitError):
+    """A Prefect API that kit cannot use: a server that does not start or answer, an embedded API
+    that timed out starting."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        pid: int | None = None,
+        log: Path | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.url = url
+        self.pid = pid
+        self.log = log
+        super().__init__(message, hint=hint)
+
+
 class NotebookFailed(Exception):
     """A notebook that did not pass validation under `pytest --kit-notebooks` (a test failure, not
     a kit error: pytest shows its report)."""
