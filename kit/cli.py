@@ -85,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     _parameter_pairs(
         submit, "-p", "parameters", "a notebook parameter (typed as papermill types it)"
     )
-    submit.add_argument("--flow", help="only this flow of the notebook")
+    submit.add_argument(
+        "--flow",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only this flow of the notebook (repeat for several; default: all it owns)",
+    )
     _parameter_pairs(
         submit,
         "--flow-param",
@@ -98,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="create a deployment and trigger it (needs PREFECT_API_URL)",
     )
     submit.add_argument("--pool", help="the process work pool for --deploy")
+
+    server = commands.add_parser(
+        "server", help="the project's own Prefect server (in .kit/prefect), which kit submit uses"
+    )
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument(
+        "--port", type=int, default=None, help="start: the port (default: a free one)"
+    )
 
     commands.add_parser(
         "demo", help="validate the example notebook, submit its flow to a local Prefect, summarise"
@@ -140,9 +154,30 @@ def _run(args: argparse.Namespace) -> int:
         from kit.submit import submit_command
 
         return submit_command(args)
+    if args.command == "server":
+        return _server_command(args.action, args.port)
     from kit.demo import demo_command
 
     return demo_command(args)
+
+
+def _server_command(action: str, port: int | None) -> int:
+    """`kit server start|stop|status`: exit 0 when the server runs (stop: when it is stopped)."""
+    from kit import server
+    from kit.project import require_project
+
+    project = require_project()
+    if action == "start":
+        started = server.start(project, port=port)
+        print(f"{started.text()}\nlogs: {project.relative(started.log)}; stop it: kit server stop")
+        return 0
+    if action == "stop":
+        stopped = server.stop(project)
+        print(f"stopped the Prefect server at {stopped.url}" if stopped else "no kit server runs")
+        return 0
+    found = server.status(project)
+    print(found.text() if found else "no kit server runs (start one: kit server start)")
+    return 0 if found is not None and found.answers else 1
 
 
 if __name__ == "__main__":
