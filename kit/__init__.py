@@ -2,23 +2,54 @@
 
 `%load_ext kit` registers the magics; `kit.workspace()` is the state they share.
 Prefect, papermill and the Jupyter server are imported only where they are used.
+
+This package is the composition root: it plugs the front ends (export, promote, the widget)
+into the Workspace core, which imports none of them (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from kit import (
-    submit as _submit,
-)  # light modules (papermill and Prefect load when they run); imported
-from kit import (
-    validate as _validate,
-)  # before the functions below, which would otherwise lose their names
 from kit.errors import KitError
-from kit.workspace import Workspace, workspace
+from kit.version import __version__
+from kit.workspace import Workspace, plug_front_ends, workspace
 
-__version__ = "0.1.0"
-__all__ = ["KitError", "Workspace", "load_ipython_extension", "submit", "validate", "workspace"]
+__all__ = [
+    "KitError",
+    "Workspace",
+    "__version__",
+    "load_ipython_extension",
+    "submit",
+    "validate",
+    "workspace",
+]
+
+
+class _FrontEnds:
+    """The front ends of `Workspace.export/.promote/.widget`, each imported when first used."""
+
+    def export(self, ws: Workspace, names: Iterable[str] | None, force: bool) -> list[Path]:
+        from kit.export import export_workspace
+
+        return export_workspace(ws, names, force=force)
+
+    def promote(
+        self, ws: Workspace, flow: str, outputs: list[str], tasks: Any, options: dict[str, Any]
+    ) -> Path:
+        from kit.promote import promote
+
+        return promote(ws, flow, outputs, tasks, **options).path
+
+    def widget(self, ws: Workspace) -> Any:
+        from kit.widget import DagWidget
+
+        return DagWidget(ws)
+
+
+plug_front_ends(_FrontEnds())
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -35,13 +66,11 @@ def load_ipython_extension(ipython: Any) -> None:
 def _show_kit_error(
     shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
 ) -> list[str]:
-    """Show a kit error as its message (under the user's own traceback, if any), not kit's frames."""
+    """Show a kit error as its message (under the user's own traceback, if any), not kit's."""
     lines: list[str] = []
     cause = value.__cause__
     if cause is not None and not isinstance(cause, KitError):
-        user_frames = (
-            cause.__traceback__.tb_next if cause.__traceback__ else None
-        )  # below kit's exec
+        user_frames = cause.__traceback__.tb_next if cause.__traceback__ else None  # below exec
         lines = shell.InteractiveTB.structured_traceback(type(cause), cause, user_frames)
     lines = [*lines, f"{etype.__name__}: {value}"]
     shell._showtraceback(etype, value, lines)
@@ -50,9 +79,13 @@ def _show_kit_error(
 
 def validate(*args: Any, **kwargs: Any) -> Any:
     """Run notebooks under papermill and check their modules and flows (see kit.validate)."""
-    return _validate.validate(*args, **kwargs)
+    from kit.validate import validate as run_validation
+
+    return run_validation(*args, **kwargs)
 
 
 def submit(*args: Any, **kwargs: Any) -> Any:
     """Validate a notebook, then run its flows on Prefect (see kit.submit)."""
-    return _submit.submit(*args, **kwargs)
+    from kit.submit import submit as run_submission
+
+    return run_submission(*args, **kwargs)

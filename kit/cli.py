@@ -1,13 +1,20 @@
-"""The `kit` command line: one sub-command per front end, each importing only what it needs."""
+"""The `kit` command line: every sub-command's arguments, parsing and printing live here.
+
+Feature modules take plain Python arguments and return reports; each handler imports its
+feature module only when it runs, so `kit --help` imports neither Hamilton nor Prefect.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from kit import __version__
 from kit.errors import KitError
+from kit.grammar import add_promote_arguments, promote_options
+from kit.version import __version__
 
 
 def _parameter_pairs(parser: argparse.ArgumentParser, flag: str, dest: str, help_text: str) -> None:
@@ -60,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     promote = commands.add_parser("promote", help="write flows/FLOW.py from a notebook's DAG")
     promote.add_argument("notebook")
     promote.add_argument("flow")
-    from kit.promote.options import add_promote_arguments
-
     add_promote_arguments(promote)
 
     validate = commands.add_parser(
@@ -129,36 +134,128 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Dispatch to the module that implements the sub-command (imported only now)."""
-    if args.command in ("export", "check", "init"):
-        from kit import sync
-
-        return {
-            "export": sync.export_command,
-            "check": sync.check_command,
-            "init": sync.init_command,
-        }[args.command](args)
-    if args.command == "dag":
-        from kit.dag.page import dag_command
-
-        return dag_command(args)
-    if args.command == "promote":
-        from kit.promote import promote_command
-
-        return promote_command(args)
-    if args.command == "validate":
-        from kit.validate import validate_command
-
-        return validate_command(args)
-    if args.command == "submit":
-        from kit.submit import submit_command
-
-        return submit_command(args)
+    """Dispatch to the sub-command's handler (each imports its feature module only now)."""
     if args.command == "server":
         return _server_command(args.action, args.port)
-    from kit.demo import demo_command
+    handlers = {
+        "init": _init_command,
+        "export": _export_command,
+        "check": _check_command,
+        "dag": _dag_command,
+        "promote": _promote_command,
+        "validate": _validate_command,
+        "submit": _submit_command,
+        "demo": _demo_command,
+    }
+    return handlers[args.command](args)
 
-    return demo_command(args)
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _init_command(args: argparse.Namespace) -> int:
+    """`kit init DIR`: a new project."""
+    from kit.notebook import display_path
+    from kit.scaffold import create_project
+
+    root = create_project(Path(args.dir))
+    print(
+        f"created a kit project in {display_path(root)}; "
+        "open notebooks/starter.ipynb with `jupyter lab`"
+    )
+    return 0
+
+
+def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Any]) -> int:
+    """Print every drifted file with its fix; exit 1 if any."""
+    from kit.sync import find_drift
+
+    found = find_drift(notebooks, abandoned)
+    for item in found:
+        print(item.text())
+    if found:
+        print(f"kit check: {_plural(len(found), 'file')} drifted from their notebooks", file=sys.stderr)
+        return 1
+    print(f"kit check: modules and flows agree with {_plural(len(notebooks), 'notebook')}")
+    return 0
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    """`kit export [NOTEBOOK ...] [--check] [--force] [--prune]`."""
+    from kit.notebook import display_path
+    from kit.sync import export_notebooks, select_notebooks
+
+    project, notebooks, abandoned = select_notebooks(args.notebooks)
+    if args.check:
+        return _report_drift(notebooks, abandoned)
+    result = export_notebooks(
+        project, notebooks, force=args.force, prune=args.prune, abandoned=abandoned
+    )
+    for path in result.written:
+        print(f"wrote {display_path(path)}")
+    for path in result.removed:
+        print(f"removed {display_path(path)}")
+    for item in result.orphaned:
+        shown = display_path(item.path)
+        print(f"kept {shown}: {item.state.value} ({item.reason}); fix: {item.command}")
+    written, unchanged, removed = len(result.written), len(result.unchanged), len(result.removed)
+    print(f"kit export: {written} written, {unchanged} unchanged, {removed} removed")
+    return 0
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    """`kit check`: exit 1 if any module or flow drifted from its notebook (= export --check)."""
+    from kit.sync import select_notebooks
+
+    _, notebooks, abandoned = select_notebooks([])
+    return _report_drift(notebooks, abandoned)
+
+
+def _dag_command(args: argparse.Namespace) -> int:
+    """`kit dag NOTEBOOK --out FILE.html|FILE.svg`."""
+    from kit.dag.page import write_dag
+
+    out = Path(args.out)
+    payload = write_dag(Path(args.notebook), out)
+    print(f"wrote {out} ({_plural(len(payload['nodes']), 'node')}, layout: {payload['engine']})")
+    return 0
+
+
+def _promote_command(args: argparse.Namespace) -> int:
+    """`kit promote NOTEBOOK FLOW --outputs ...`: the notebook's workspace, built without a kernel."""
+    from kit.promote import promote
+    from kit.steps import workspace_from_notebook
+
+    ws = workspace_from_notebook(Path(args.notebook))
+    print(promote(ws, args.flow, **promote_options(args)).summary())
+    return 0
+
+
+def _validate_command(args: argparse.Namespace) -> int:
+    """`kit validate NOTEBOOK ... [-p NAME VALUE] [-f FILE] [--jobs N] [--timeout S] [--out DIR]`."""
+    from kit.parameters import collect_parameters
+    from kit.validate import validate
+
+    parameters = collect_parameters(args.parameters, args.parameters_file)
+    report = validate(
+        args.notebooks, parameters, jobs=args.jobs, timeout=args.timeout, out=args.out
+    )
+    print(report.text())
+    return 0 if report.passed else 1
+
+
+def _submit_command(args: argparse.Namespace) -> int:
+    from kit.submit import submit_command
+
+    return submit_command(args)
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    """`kit demo`: the example notebook validated, its flow run on the full data, a summary."""
+    from kit.demo import run_demo
+
+    return run_demo()
 
 
 def _server_command(action: str, port: int | None) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import shlex
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.errors import DemoError
+from kit.prefect_env import PREFECT_HOME
 from kit.project import Project, require_project
+
+if TYPE_CHECKING:
+    from kit.submit import SubmissionReport
 
 NOTEBOOK = "ml_pipeline.ipynb"
 FLOW = "model_training"
@@ -16,9 +19,10 @@ SAMPLE = {"sample_fraction": 0.3}
 FULL_DATA = {"sample_fraction": 1.0}
 
 
-def demo_command(args: argparse.Namespace) -> int:
+def run_demo() -> int:
+    """Validate the example notebook on a sample, run its flow on the full data, summarise."""
     from kit.notebook import parameter_literals
-    from kit.submit import EMBEDDED_HOME, submit
+    from kit.submit import prefect_target, submit
 
     project = require_project()
     notebook = project.notebooks / NOTEBOOK
@@ -31,13 +35,13 @@ def demo_command(args: argparse.Namespace) -> int:
         f"1/2 validating {project.relative(notebook)} with papermill on a sample "
         f"({_pairs(SAMPLE)}), then checking modules/ and flows/ against it"
     )
-    _step(
-        f"2/2 then running flows/{FLOW}.py on the embedded local Prefect with the full data ({_pairs(FULL_DATA)})"
-    )
+    target = prefect_target(project)
+    where = "an embedded local Prefect" if target.api_url is None else target.api_url
+    _step(f"2/2 then running flows/{FLOW}.py on {where} with the full data ({_pairs(FULL_DATA)})")
     report = submit(notebook, parameters=SAMPLE, flow=FLOW, flow_parameters=FULL_DATA)
     predictions = project.root / parameter_literals(notebook)["predictions_path"]
     print(
-        _summary(project, report, predictions, time.perf_counter() - started, EMBEDDED_HOME),
+        _summary(project, report, predictions, time.perf_counter() - started),
         flush=True,
     )
     return 0 if report.completed else 1
@@ -51,9 +55,8 @@ def _pairs(values: dict[str, object]) -> str:
     return ", ".join(f"{name}={value}" for name, value in values.items())
 
 
-def _summary(
-    project: Project, report, predictions: Path, seconds: float, embedded_home: Path
-) -> str:  # type: ignore[no-untyped-def]
+def _summary(project: Project, report: SubmissionReport, predictions: Path, seconds: float) -> str:
+    """What ran, what it wrote, where to look next."""
     validation = report.validation.notebooks[0]
     lines = [
         "",
@@ -67,15 +70,23 @@ def _summary(
         lines += [
             f"    task {task.name}: {task.state} in {task.duration:.2f} s" for task in run.task_runs
         ]
+        if run.url:
+            lines.append(f"    in the Prefect UI: {run.url}")
     state = "written" if predictions.is_file() else "NOT written"
     lines.append(f"  predictions ({state}): {project.relative(predictions)}")
-    home = project.root / embedded_home
+    if any(run.url for run in report.runs):
+        ui = "  Prefect UI:                  the run's page above"
+    else:
+        ui = (
+            "  Prefect UI on the demo's run: kit server start  (its database is "
+            f"{project.relative(project.root / PREFECT_HOME)}/prefect.db; then open the URL it "
+            "prints; kit submit runs on it from then on)"
+        )
     lines += [
         f"  took {seconds:.0f} s",
         "",
         "Look around:",
-        f"  Prefect UI on the demo's database:  PREFECT_HOME={shlex.quote(str(home))} "
-        ".venv/bin/prefect server start  (then open http://127.0.0.1:4200)",
-        "  JupyterLab on the notebooks:        make lab",
+        ui,
+        "  JupyterLab on the notebooks: make lab",
     ]
     return "\n".join(lines)

@@ -182,7 +182,21 @@ class MagicUsageError(KitError):
 
     def __init__(self, magic: str, message: str, usage: str) -> None:
         self.magic = magic
+        self.usage = usage
         super().__init__(f"{magic}: {message}", hint=f"usage: {usage}")
+
+
+class NamelessCellError(MagicUsageError):
+    """A `%%hamilton` line without the module name the cell becomes."""
+
+    def __init__(self) -> None:
+        self.magic = "%%hamilton"
+        self.usage = "%%hamilton NAME [options]"
+        KitError.__init__(
+            self,
+            "the %%hamilton cell has no module name",
+            hint="write %%hamilton NAME on the first line of the cell",
+        )
 
 
 class LayoutFailed(KitError):

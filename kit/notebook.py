@@ -2,24 +2,20 @@
 
 A cell is read as IPython reads it (IPython's own input transformer turns magics into
 `get_ipython().run_*_magic(...)` calls), so a magic inside a string or a docstring is not
-mistaken for one, and `workspace_from_notebook` builds the Workspace a kernel running the
-notebook top to bottom would hold.
+mistaken for one. Each magic line is parsed by kit.grammar, as the magics parse it; kit.steps
+replays what was read into a Workspace.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.config import config_references, parse_config
-from kit.errors import CellError, ConfigError, KitError, NotebookError
-from kit.project import require_project
-from kit.workspace import Workspace
+from kit.errors import MagicUsageError, NotebookError
+from kit.grammar import parse_cell_line
 
 CELL_MAGIC = "hamilton"
 LINE_MAGICS = ("hamilton_use", "hamilton_config", "hamilton_promote")
@@ -162,8 +158,6 @@ def _cell_steps(notebook: str, index: int, source: str) -> list[Step]:
     """The kit steps of one code cell."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    from kit.magics import MagicUsageError, _cell_parser, _parse
-
     offset = _leading_blank_lines(source)
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))
@@ -198,26 +192,18 @@ def _cell_steps(notebook: str, index: int, source: str) -> list[Step]:
             continue
         line_text, body = arguments
         try:
-            options = _parse(_cell_parser(), line_text)
+            options = parse_cell_line(line_text)
         except MagicUsageError as error:
             raise NotebookError(
                 notebook, error.message, cell_index=index, line=line, hint=error.hint
             ) from None
-        if not options.name:
-            raise NotebookError(
-                notebook,
-                "the %%hamilton cell has no module name",
-                cell_index=index,
-                line=line,
-                hint="write %%hamilton NAME on the first line of the cell",
-            )
         steps.append(
             HamiltonCell(
                 index=index,
                 line=line,
                 magic_line=f"%%hamilton {line_text.strip()}",
                 name=options.name,
-                config=tuple(options.config),
+                config=options.config,
                 override=options.override,
                 body=body,
             )
@@ -287,70 +273,3 @@ def parameter_literals(path: Path) -> dict[str, Any]:
     """The literals of the notebook's `parameters` cell as written (never papermill's injected values)."""
     parameters_cell = _parameters_cell(_load(path))
     return _literals(parameters_cell.source) if parameters_cell is not None else {}
-
-
-@contextmanager
-def located(source: NotebookSource, step: Step) -> Iterator[None]:
-    """Re-raise a kit error raised while applying `step` as a NotebookError that names its cell."""
-    try:
-        yield
-    except NotebookError:
-        raise
-    except CellError as error:
-        # the cell error names the module and the line in it; add where the cell is
-        raise NotebookError(
-            source.name, error.message, cell_index=step.index, hint=error.hint
-        ) from error
-    except ConfigError as error:
-        raise NotebookError(
-            source.name,
-            error.message,
-            cell_index=step.index,
-            line=step.line,
-            hint="without a kernel, kit takes $name and config variables from the literals of the "
-            "notebook's parameters cell: assign it a literal there",
-        ) from error
-    except KitError as error:
-        raise NotebookError(
-            source.name, error.message, cell_index=step.index, line=step.line, hint=error.hint
-        ) from error
-
-
-def apply_step(ws: Workspace, step: Step, parameters: dict[str, Any]) -> None:
-    """Do to `ws` what running the step in a kernel does (a promote line changes no workspace)."""
-    if isinstance(step, HamiltonCell):
-        config: dict[str, Any] = {}
-        references: dict[str, str] = {}
-        for text in step.config:
-            config.update(parse_config(text, parameters))
-            references.update(config_references(text))
-        ws.update_config(config, references)
-        ws.add_cell(step.name, step.body, magic_line=step.magic_line, override=step.override)
-    elif step.magic == "hamilton_config":
-        ws.set_config(parse_config(step.argument, parameters), config_references(step.argument))
-    elif step.magic == "hamilton_use":
-        from kit.magics import MagicUsageError, _names_parser, _parse
-
-        names = _parse(_names_parser("%hamilton_use", "modules"), step.argument).modules
-        if not names:
-            raise MagicUsageError(
-                "%hamilton_use", "name at least one module", "%hamilton_use MODULE ..."
-            )
-        for name in names:
-            ws.use(name)
-
-
-def build_workspace(source: NotebookSource) -> Workspace:
-    """The Workspace a kernel running the notebook top to bottom would hold."""
-    ws = Workspace(
-        project=require_project(source.path.resolve().parent), notebook=str(source.path.resolve())
-    )
-    for step in source.steps:
-        with located(source, step):
-            apply_step(ws, step, source.parameters)
-    return ws
-
-
-def workspace_from_notebook(path: Path) -> Workspace:
-    """The Workspace a kernel running the notebook would hold, built without a kernel."""
-    return build_workspace(read_notebook(path))

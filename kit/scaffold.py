@@ -6,8 +6,8 @@ import re
 import textwrap
 from pathlib import Path
 
-from kit import __version__
 from kit.errors import ProjectError
+from kit.version import __version__
 
 PACKAGE = "hamilton-notebook-kit"
 

@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kit import generated
-from kit.errors import SubmitError, ValidationFailedError
+from kit.errors import PrefectServerError, SubmitError, ValidationFailedError
 from kit.parameters import collect_parameters, notebook_parameters, typed_flow_parameter
+from kit.prefect_env import (
+    PREFECT_HOME,
+    configured_api_url,
+    local_prefect_environment,
+    prefect_environment,
+)
 from kit.project import Project, require_project
 from kit.validate import ValidationReport, validate
 
-EMBEDDED_HOME = Path(".kit") / "prefect"
 ARTIFACT_KEY = "kit-validation"
+PHASE = "==> "  # the prefix of a phase line on stdout
+CHILD_EXIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def config_from_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dic
     The notebook's config is followed in order as a kernel builds it (`-c` of a cell merges,
     `%hamilton_config` replaces), with each given parameter standing for itself.
     """
-    from kit.config import parse_config
+    from kit.grammar import parse_config
     from kit.notebook import HamiltonCell, read_notebook
 
     source = read_notebook(notebook)
@@ -160,7 +167,7 @@ def config_from_parameters(notebook: Path, parameters: Mapping[str, Any]) -> dic
 def submit(
     notebook: str | Path,
     parameters: Mapping[str, Any] | None = None,
-    flow: str | None = None,
+    flow: str | Sequence[str] | None = None,
     flow_parameters: Mapping[str, Any] | None = None,
     deploy: bool = False,
     pool: str | None = None,
@@ -170,12 +177,15 @@ def submit(
     out: str | Path | None = None,
     progress: bool = True,
 ) -> SubmissionReport:
-    """Validate `notebook` with `parameters`, then run the flows it owns (or `flow`) on Prefect.
+    """Validate `notebook` with `parameters`, then run the flows it owns (or those `flow` names).
 
-    Raises ValidationFailedError (nothing submitted) when validation fails. With `deploy`, each flow
-    becomes a deployment on the PREFECT_API_URL server for the process work pool `pool` (created
-    when missing) and a run of it is triggered; a worker of that pool runs it. With `progress`, the
-    validation report is printed as soon as it is known, and the Prefect side's output as it comes.
+    Raises ValidationFailedError (nothing submitted) when validation fails. The runs go to the
+    PREFECT_API_URL the user set, else the project's kit server (`kit server start`), else an
+    embedded Prefect API; the Prefect side loads (and an embedded API starts) while the notebook
+    runs. With `deploy`, each flow becomes a deployment on that server for the process work pool
+    `pool` (created when missing) and a run of it is triggered; a worker of that pool runs it.
+    With `progress`, `==> ` phase lines, the validation report and the Prefect side's output are
+    printed as they come.
     """
     path = Path(notebook)
     if not path.is_file():
@@ -193,11 +203,11 @@ def submit(
         )
     flows = _selected_flows(project, path, flow)
     _check_flow_parameters(flows, flow_parameters or {})
-    api_url = _prefect_api_url()
-    if deploy and api_url is None:
+    target = prefect_target(project)
+    if deploy and target.api_url is None:
         raise SubmitError(
-            "--deploy needs a Prefect server: PREFECT_API_URL is not set",
-            hint="start one (`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api, "
+            "--deploy needs a Prefect server: PREFECT_API_URL is not set and no kit server runs",
+            hint="start the project's server with `kit server start`, "
             "or submit without --deploy to run on the embedded Prefect",
         )
     values = collect_parameters(file=parameters_file) if parameters_file else {}
@@ -205,28 +215,85 @@ def submit(
     values = notebook_parameters(path).conform(values)
     _check_json("parameter", values)
     _check_json("flow parameter", flow_parameters or {})
-    report = validate([path], values, timeout=timeout, out=out, progress=progress)
+    _phase(progress, f"validating {project.relative(path)}")
+    with _Child(project, target, flows) as child:  # loads Prefect while the notebook runs
+        report = validate([path], values, timeout=timeout, out=out, progress=progress)
+        if progress:
+            print(report.text(), flush=True)
+        if not report.passed:
+            raise ValidationFailedError(report)
+        _phase(progress, target.phase)
+        runs = child.run(
+            {
+                "notebook": project.relative(path),
+                "parameters": values,
+                "hamilton_config": config_from_parameters(path, values),
+                "flow_parameters": dict(flow_parameters or {}),
+                "deploy": deploy,
+                "pool": pool,
+                "deployment": path.stem,
+                "artifact": report.markdown(),
+                "progress": progress,
+            }
+        )
+    done = sum(run.completed for run in runs)
+    _phase(
+        progress, f"done: {done} of {len(runs)} flow run{'s' if len(runs) != 1 else ''} completed"
+    )
+    return SubmissionReport(notebook=path, validation=report, api=target.description, runs=runs)
+
+
+def _phase(progress: bool, text: str) -> None:
+    """A `==> ` phase line (the widget's Submit tab shows them as they come)."""
     if progress:
-        print(report.text(), flush=True)
-    if not report.passed:
-        raise ValidationFailedError(report)
-    job = {
-        "notebook": project.relative(path),
-        "flows": {name: project.relative(file) for name, file in flows.items()},
-        "parameters": values,
-        "hamilton_config": config_from_parameters(path, values),
-        "flow_parameters": dict(flow_parameters or {}),
-        "deploy": deploy,
-        "pool": pool,
-        "deployment": path.stem,
-        "artifact": report.markdown(),
-    }
-    runs = _run_child(project, job, api_url)
-    api = api_url or f"embedded (database in {project.root / EMBEDDED_HOME})"
-    return SubmissionReport(notebook=path, validation=report, api=api, runs=runs)
+        print(f"{PHASE}{text}", flush=True)
 
 
-def _selected_flows(project: Project, notebook: Path, flow: str | None) -> dict[str, Path]:
+@dataclass(frozen=True)
+class PrefectTarget:
+    """Where a submission's runs go: a server's API URL, or None for an embedded API."""
+
+    api_url: str | None
+    source: str  # "PREFECT_API_URL", "kit server" or "embedded"
+    home: Path | None = None  # the embedded API's home (its database is prefect.db there)
+
+    @property
+    def description(self) -> str:
+        if self.api_url is None:
+            return f"embedded (database in {self.home})"
+        return f"{self.api_url} ({self.source})"
+
+    @property
+    def phase(self) -> str:
+        if self.api_url is None:
+            return "starting the local Prefect (embedded; `kit server start` keeps one running)"
+        return f"using the Prefect server at {self.api_url.removesuffix('/api')} ({self.source})"
+
+
+def prefect_target(project: Project) -> PrefectTarget:
+    """PREFECT_API_URL when the user set it (it must answer), else the project's running kit
+    server, else the embedded API."""
+    from kit import server
+
+    url = configured_api_url()
+    if url:
+        if not server.answers(url):
+            raise PrefectServerError(
+                f"PREFECT_API_URL is {url}, and no Prefect API answers there",
+                url=url,
+                hint="start that server, or unset PREFECT_API_URL to run on the project's own "
+                "server (`kit server start`) or an embedded Prefect",
+            )
+        return PrefectTarget(api_url=url, source="PREFECT_API_URL")
+    running = server.running_api_url(project)
+    if running:
+        return PrefectTarget(api_url=running, source="kit server")
+    return PrefectTarget(api_url=None, source="embedded", home=project.root / PREFECT_HOME)
+
+
+def _selected_flows(
+    project: Project, notebook: Path, flow: str | Sequence[str] | None
+) -> dict[str, Path]:
     owned = owned_flows(project, notebook)
     name = project.relative(notebook)
     if not owned:
@@ -238,14 +305,17 @@ def _selected_flows(project: Project, notebook: Path, flow: str | None) -> dict[
         )
     if flow is None:
         return owned
-    if flow not in owned:
-        raise SubmitError(
-            f"{name} owns no flow {flow!r}; it owns {', '.join(sorted(owned))}",
-            notebook=name,
-            flow=flow,
-            hint="name one of its flows with --flow, or leave --flow out to submit them all",
-        )
-    return {flow: owned[flow]}
+    wanted = [flow] if isinstance(flow, str) else list(dict.fromkeys(flow))
+    for one in wanted:
+        if one not in owned:
+            raise SubmitError(
+                f"{name} owns no flow {one!r}; it owns {', '.join(sorted(owned))}",
+                notebook=name,
+                flow=one,
+                hint="name its flows with --flow (repeat it for several), "
+                "or leave --flow out to submit them all",
+            )
+    return {one: owned[one] for one in wanted}
 
 
 def declared_parameters(path: Path) -> list[str] | None:
@@ -272,13 +342,6 @@ def _check_flow_parameters(flows: Mapping[str, Path], overrides: Mapping[str, An
             )
 
 
-def _prefect_api_url() -> str | None:
-    """The API URL Prefect's settings give (environment, profile, or a test harness), if any."""
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value() or None
-
-
 def _check_json(kind: str, values: Mapping[str, Any]) -> None:
     for name, value in values.items():
         try:
@@ -290,52 +353,80 @@ def _check_json(kind: str, values: Mapping[str, Any]) -> None:
             ) from None
 
 
-def _run_child(
-    project: Project, job: dict[str, Any], api_url: str | None
-) -> tuple[FlowRunReport, ...]:
-    """Run the Prefect side in a child process in the project root; the flow runs it reports."""
-    env = dict(os.environ)
-    if api_url is not None:
-        env["PREFECT_API_URL"] = api_url
-    else:
-        home = project.root / EMBEDDED_HOME
-        home.mkdir(parents=True, exist_ok=True)
-        for name in (
-            "PREFECT_API_URL",
-            "PREFECT_API_DATABASE_CONNECTION_URL",
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL",
-        ):
-            env.pop(name, None)
-        env["PREFECT_HOME"] = str(home)  # the database defaults to PREFECT_HOME/prefect.db
-        env["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "true"
-    with tempfile.TemporaryDirectory(prefix="kit-submit-") as folder:
-        job_file, result_file = Path(folder) / "job.json", Path(folder) / "result.json"
-        job_file.write_text(json.dumps(job))
-        child = "import sys; from kit.submit import child_main; sys.exit(child_main(sys.argv[1:]))"
-        completed = subprocess.run(
-            [sys.executable, "-c", child, str(job_file), str(result_file)],
-            cwd=project.root,
+class _Child:
+    """The child process that runs the Prefect side in the project root: started before validation
+    so that it imports Prefect and the flows (and starts an embedded API) meanwhile; it runs the
+    flows when given the job, and exits without running anything when its input closes."""
+
+    def __init__(self, project: Project, target: PrefectTarget, flows: Mapping[str, Path]) -> None:
+        self.project = project
+        self.target = target
+        self.flows = {name: project.relative(file) for name, file in flows.items()}
+        self.folder = tempfile.TemporaryDirectory(prefix="kit-submit-")
+        self.result_file = Path(self.folder.name) / "result.json"
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> _Child:
+        if self.target.api_url is None:
+            env = local_prefect_environment(self.project.root)
+            env["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "true"
+        else:
+            env = prefect_environment()
+            env["PREFECT_API_URL"] = self.target.api_url
+        prepare = {"flows": self.flows, "embedded": self.target.api_url is None}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", CHILD, json.dumps(prepare), str(self.result_file)],
+            cwd=self.project.root,
             env=env,
+            stdin=subprocess.PIPE,
+            text=True,
         )
-        if not result_file.exists():
+        return self
+
+    def run(self, job: Mapping[str, Any]) -> tuple[FlowRunReport, ...]:
+        """Hand the job to the child, wait for it, and read back the flow runs it reports."""
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.close()
+        except BrokenPipeError:  # it stopped early; its result or exit status says why
+            pass
+        status = self.process.wait()
+        if not self.result_file.exists():
             raise SubmitError(
-                f"the Prefect side of the submission stopped (exit status {completed.returncode}) before it "
+                f"the Prefect side of the submission stopped (exit status {status}) before it "
                 "reported any flow run",
                 hint="its output above says why",
             )
-        result = json.loads(result_file.read_text())
-    if "error" in result:
-        raise SubmitError(
-            result["error"]["message"],
-            flow=result["error"].get("flow"),
-            hint=result["error"]["hint"],
+        result = json.loads(self.result_file.read_text())
+        if "error" in result:
+            error = result["error"]
+            if error.get("embedded_timeout"):
+                raise PrefectServerError(
+                    error["message"], hint=error["hint"], url=None, log=None, pid=None
+                )
+            raise SubmitError(error["message"], flow=error.get("flow"), hint=error["hint"])
+        return tuple(
+            FlowRunReport(
+                **{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])}
+            )
+            for run in result["runs"]
         )
-    return tuple(
-        FlowRunReport(
-            **{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])}
-        )
-        for run in result["runs"]
-    )
+
+    def __exit__(self, *exc: object) -> None:
+        """End the child when it did not run the job (validation failed), and wait for it."""
+        if self.process is not None:
+            if self.process.poll() is None:  # nothing to run: it may still be starting an API
+                self.process.terminate()  # its handler exits cleanly, stopping an embedded API
+            try:
+                self.process.wait(timeout=CHILD_EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.folder.cleanup()
+
+
+CHILD = "import sys; from kit.submit import child_main; sys.exit(child_main(sys.argv[1:]))"
 
 
 def submit_command(args: argparse.Namespace) -> int:
@@ -357,7 +448,7 @@ def submit_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(report.runs_text())
+    print(report.runs_text(), flush=True)
     return 0 if report.completed else 1
 
 
@@ -365,30 +456,82 @@ def submit_command(args: argparse.Namespace) -> int:
 
 
 def child_main(argv: list[str]) -> int:
-    """The child process (JOB_FILE RESULT_FILE): load every flow and its parameters, then run or deploy each."""
-    job_file, result_file = Path(argv[0]), Path(argv[1])
-    job = json.loads(job_file.read_text())
+    """The child process (PREPARE_JSON RESULT_FILE): load Prefect, the flows and the API, then read
+    the job from stdin (none: exit) and run or deploy each flow; the runs go to RESULT_FILE."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit (and stop an embedded API)
+    prepare, result_file = json.loads(argv[0]), Path(argv[1])
     project = require_project(Path.cwd())
     project.put_root_on_sys_path()
+    loaded: dict[str, Any] = {}
+    failure: SubmitError | None = None
     try:
-        loaded = {name: _load_flow(project, name, file) for name, file in job["flows"].items()}
+        loaded = {name: _load_flow(project, name, file) for name, file in prepare["flows"].items()}
+        _connect(embedded=prepare["embedded"])
+    except SubmitError as error:
+        failure = error  # reported only if the notebook passes, when the job comes
+    line = sys.stdin.readline()
+    if not line:  # validation failed or was interrupted: nothing runs
+        return 0
+    job = json.loads(line)
+    try:
+        if failure is not None:
+            raise failure
         planned = {name: _flow_parameters(flow, job) for name, flow in loaded.items()}
+        runs = []
         if job["deploy"]:
             _ensure_process_pool(job["pool"])
-            runs = [
-                _deploy(project, name, job["flows"][name], planned[name], job) for name in loaded
-            ]
-        else:
-            runs = [_run(name, loaded[name], planned[name], job) for name in loaded]
+        for name in loaded:
+            if job["progress"]:
+                print(f"{PHASE}running flow {name}", flush=True)
+            if job["deploy"]:
+                runs.append(_deploy(project, name, prepare["flows"][name], planned[name], job))
+            else:
+                runs.append(_run(name, loaded[name], planned[name], job))
     except SubmitError as error:
-        result_file.write_text(
-            json.dumps(
-                {"error": {"message": error.message, "hint": error.hint, "flow": error.flow}}
-            )
-        )
+        result_file.write_text(json.dumps({"error": _error_record(error)}))
         return 1
     result_file.write_text(json.dumps({"runs": runs}, default=str))
     return 0
+
+
+def _error_record(error: SubmitError) -> dict[str, Any]:
+    return {
+        "message": error.message,
+        "hint": error.hint,
+        "flow": error.flow,
+        "embedded_timeout": isinstance(error, _EmbeddedTimeout),
+    }
+
+
+class _EmbeddedTimeout(SubmitError):
+    """The embedded API did not start in time (in the child; the parent raises PrefectServerError)."""
+
+
+def _connect(embedded: bool) -> None:
+    """Ask the API for its health once: it starts an embedded API, and connects to a server."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    try:
+        with get_client(sync_client=True) as client:
+            failed = client.api_healthcheck()
+    except RuntimeError as error:
+        if embedded and "Timed out" in str(error):
+            raise _EmbeddedTimeout(
+                "the embedded Prefect API did not start within "
+                f"{PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()} s (a busy machine)",
+                hint="start the project's own server once with `kit server start`; "
+                "kit submit then runs on it",
+            ) from None
+        raise SubmitError(
+            f"the Prefect API could not be reached: {error}", hint="see `kit server status`"
+        ) from None
+    if failed is not None:
+        where = "the embedded Prefect API" if embedded else PREFECT_API_URL.value()
+        raise SubmitError(
+            f"{where} did not answer: {type(failed).__name__}: {failed}",
+            hint="see `kit server status`; `kit server start` starts the project's server",
+        )
 
 
 def _load_flow(project: Project, name: str, file: str) -> Any:

@@ -8,7 +8,6 @@ writes such flows). An owned file that the notebook no longer derives is orphane
 
 from __future__ import annotations
 
-import argparse
 import enum
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,18 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import generated
-from kit.errors import KitError
-from kit.export import (
-    OwnershipError,
-    export_lock,
-    module_text,
-    notebook_source,
-    owner,
-    plan_write,
-    write_planned,
-)
-from kit.notebook import NotebookSource, build_workspace, display_path, located, read_notebook
+from kit.errors import KitError, OwnershipError
+from kit.export import module_text
+from kit.notebook import NotebookSource, display_path, read_notebook
 from kit.project import Project, require_project
+from kit.steps import build_workspace, located
 
 
 class DriftState(enum.Enum):
@@ -133,7 +125,7 @@ def derive(notebook: Path) -> Derivation:
 def _derive(source: NotebookSource) -> Derivation:
     notebook = source.path
     ws = build_workspace(source)
-    name = notebook_source(ws)
+    name = ws.notebook_source()
     assert name is not None, "a workspace built from a notebook knows its notebook"
     project = ws.project
     assert project is not None, "build_workspace requires a project"
@@ -146,8 +138,8 @@ def _derive(source: NotebookSource) -> Derivation:
     promote_lines = source.lines("hamilton_promote")
     recorded = [path for path in owned if path.parent == project.flows]
     if promote_lines or recorded:
+        from kit.grammar import is_notebook_line
         from kit.promote import flow_text
-        from kit.promote.options import is_notebook_line
 
         for (
             line
@@ -196,7 +188,7 @@ def drift_of(derivation: Derivation) -> list[Drift]:
             continue
         shown = Path(display_path(path))
         diff = generated.unified_diff(shown, text)
-        current_owner = owner(path)
+        current_owner = generated.owner(path)
         if current_owner not in (None, derivation.source):
             command = f"rename {path.stem} in {notebook} or in {current_owner}"
             found.append(
@@ -302,9 +294,9 @@ def export_notebooks(
             if first != derivation.name:
                 raise OwnershipError(path, first, derivation.name)
     result = ExportResult()
-    with export_lock(project):
+    with generated.project_lock(project):
         plans = [
-            plan_write(path, text, force=force)
+            generated.plan_write(path, text, force=force)
             for d in derivations
             for path, text in d.wanted.items()
         ]
@@ -319,7 +311,7 @@ def export_notebooks(
                 result.removed.append(item.path)
             else:
                 result.orphaned.append(item)
-        write_planned(plans)
+        generated.write_planned(plans)
         for path in result.removed:
             path.unlink()
     for plan in plans:
@@ -329,8 +321,9 @@ def export_notebooks(
     return result
 
 
-def _notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Drift]]:
-    """The project, the notebooks a command works on (named, or all of it) and, for all, the abandoned files."""
+def select_notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Drift]]:
+    """The project, the notebooks a command works on (named, or all of the project's) and, when
+    all, the generated files that no notebook of the project owns any more."""
     if names:
         notebooks = [Path(name) for name in names]
         return require_project(notebooks[0].resolve().parent), notebooks, []
@@ -338,56 +331,6 @@ def _notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Drift]]:
     return project, project_notebooks(project), _abandoned(project)
 
 
-def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift]) -> int:
-    found = [item for notebook in notebooks for item in drift(notebook)] + list(abandoned)
-    for item in found:
-        print(item.text())
-    if found:
-        print(
-            f"kit check: {len(found)} file{'s' if len(found) != 1 else ''} drifted from their notebooks",
-            file=sys.stderr,
-        )
-        return 1
-    print(
-        f"kit check: modules and flows agree with {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''}"
-    )
-    return 0
-
-
-def export_command(args: argparse.Namespace) -> int:
-    """`kit export [NOTEBOOK ...] [--check] [--force] [--prune]`."""
-    project, notebooks, abandoned = _notebooks(args.notebooks)
-    if args.check:
-        return _report_drift(notebooks, abandoned)
-    result = export_notebooks(
-        project, notebooks, force=args.force, prune=args.prune, abandoned=abandoned
-    )
-    for path in result.written:
-        print(f"wrote {display_path(path)}")
-    for path in result.removed:
-        print(f"removed {display_path(path)}")
-    for item in result.orphaned:
-        print(
-            f"kept {display_path(item.path)}: {item.state.value} ({item.reason}); fix: {item.command}"
-        )
-    print(
-        f"kit export: {len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.removed)} removed"
-    )
-    return 0
-
-
-def check_command(args: argparse.Namespace) -> int:
-    """`kit check`: exit 1 if any module or flow drifted from its notebook (= `kit export --check`)."""
-    _, notebooks, abandoned = _notebooks([])
-    return _report_drift(notebooks, abandoned)
-
-
-def init_command(args: argparse.Namespace) -> int:
-    """`kit init DIR`: a new project."""
-    from kit.scaffold import create_project
-
-    root = create_project(Path(args.dir))
-    print(
-        f"created a kit project in {display_path(root)}; open notebooks/starter.ipynb with `jupyter lab`"
-    )
-    return 0
+def find_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift] = ()) -> list[Drift]:
+    """Every generated file of `notebooks` that differs from what they derive, then `abandoned`."""
+    return [item for notebook in notebooks for item in drift(notebook)] + list(abandoned)

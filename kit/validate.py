@@ -7,7 +7,6 @@ owns match it. Every executed notebook is kept under the --out folder, also when
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -203,7 +202,8 @@ def validate(
         )
     values = collect_parameters(file=parameters_file) if parameters_file else {}
     values.update(parameters or {})
-    resolved = list(dict.fromkeys(_check_notebook(path) for path in paths))  # each notebook once
+    found = [notebook for path in paths for notebook in _notebooks_at(path)]
+    resolved = list(dict.fromkeys(found))  # each notebook once
     declared = {notebook: notebook_parameters(notebook) for notebook in resolved}
     for notebook, cell in declared.items():
         cell.check(notebook, values)
@@ -235,6 +235,19 @@ def validate(
         return ValidationReport(tuple(pool.map(_validate_one, run_jobs)))
 
 
+def _notebooks_at(path: Path) -> list[Path]:
+    """The notebook `path` names, or the notebooks in the folder `path` (not in its subfolders,
+    such as .ipynb_checkpoints), in name order."""
+    if not path.is_dir():
+        return [_check_notebook(path)]
+    notebooks = sorted(
+        found.resolve() for found in path.glob("*.ipynb") if not found.name.startswith(".")
+    )
+    if not notebooks:
+        raise KitError(f"no notebook (.ipynb) in the folder {path}", hint="name a notebook file")
+    return notebooks
+
+
 def _check_notebook(path: Path) -> Path:
     if path.suffix != ".ipynb":
         raise KitError(
@@ -261,18 +274,17 @@ def _executed_path(folder: Path, notebook: Path) -> Path:
 
 
 def _validate_one(job: _Job) -> NotebookReport:
-    """Run one notebook, then (when it ran clean) check its drift."""
-    started = time.monotonic()
-    failure, kernel_log = _run(job)
-    drift: tuple[Any, ...] = ()
-    error = None
-    if failure is None:
-        try:
-            from kit.sync import drift as find_drift
+    """Run one notebook and check its drift meanwhile (it reads only files that the run does not
+    write); the drift counts when the run was clean."""
+    from concurrent.futures import ThreadPoolExecutor
 
-            drift = tuple(find_drift(job.notebook))
-        except KitError as kit_error:
-            error = f"checking modules and flows against the notebook failed: {kit_error}"
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-drift") as checking:
+        checked = checking.submit(_drift, job.notebook)
+        failure, kernel_log = _run(job)
+        drift, error = checked.result()
+    if failure is not None:
+        drift, error = (), None
     return NotebookReport(
         notebook=job.notebook,
         parameters=job.parameters,
@@ -283,6 +295,16 @@ def _validate_one(job: _Job) -> NotebookReport:
         error=error,
         kernel_log=kernel_log,
     )
+
+
+def _drift(notebook: Path) -> tuple[tuple[Any, ...], str | None]:
+    """The generated files that differ from what `notebook` derives, or why that check failed."""
+    from kit.sync import drift
+
+    try:
+        return tuple(drift(notebook)), None
+    except KitError as kit_error:
+        return (), f"checking modules and flows against the notebook failed: {kit_error}"
 
 
 def _run(job: _Job) -> tuple[CellFailure | None, Path | None]:
@@ -393,13 +415,3 @@ def _kernel_manager_class(env: Mapping[str, str], log: Path) -> type:
                 await super().start_kernel(stdout=stream, stderr=stream, **kw)
 
     return ValidationKernelManager
-
-
-def validate_command(args: argparse.Namespace) -> int:
-    """`kit validate NOTEBOOK ... [-p NAME VALUE] [-f FILE] [--jobs N] [--timeout S] [--out DIR]`."""
-    parameters = collect_parameters(args.parameters, args.parameters_file)
-    report = validate(
-        args.notebooks, parameters, jobs=args.jobs, timeout=args.timeout, out=args.out
-    )
-    print(report.text())
-    return 0 if report.passed else 1

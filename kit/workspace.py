@@ -12,12 +12,13 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kit.cells import build_cell_module, check_module_name, ensure_package
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.errors import CellError, DuplicateNodeError, GraphError, KitError
-from kit.project import Project, find_project
+from kit.generated import resolve_notebook
+from kit.project import Project, find_project, require_project
 
 if TYPE_CHECKING:
     from hamilton import driver as hamilton_driver
@@ -36,6 +37,36 @@ class ModuleEntry:
     @property
     def is_cell(self) -> bool:
         return self.source is not None
+
+
+class FrontEnds(Protocol):
+    """What the workspace's `.export()`, `.promote()` and `.widget()` call.
+
+    The core imports no front end: the kit package plugs them in when it is imported
+    (kit/__init__.py), so each layer imports only the layers below it.
+    """
+
+    def export(self, ws: Workspace, names: Iterable[str] | None, force: bool) -> list[Path]: ...
+
+    def promote(
+        self, ws: Workspace, flow: str, outputs: list[str], tasks: Any, options: dict[str, Any]
+    ) -> Path: ...
+
+    def widget(self, ws: Workspace) -> Any: ...
+
+
+_front_ends: FrontEnds | None = None
+
+
+def plug_front_ends(front_ends: FrontEnds) -> None:
+    """Give the workspace its front ends (the kit package does, once, on import)."""
+    global _front_ends
+    _front_ends = front_ends
+
+
+def _plugged() -> FrontEnds:
+    assert _front_ends is not None, "importing kit plugs the front ends in"
+    return _front_ends
 
 
 class Workspace:
@@ -110,7 +141,7 @@ class Workspace:
             self._config_references.update(references or {})
             self._changed()
 
-    def with_config(self, config: Mapping[str, Any]) -> Workspace:
+    def under_config(self, config: Mapping[str, Any]) -> Workspace:
         """A workspace with the same modules under another config (the current one is untouched)."""
         other = Workspace(self._project, self.notebook)
         other._entries = dict(self._entries)
@@ -319,29 +350,38 @@ class Workspace:
                 )
         return self.driver().execute(outputs, inputs=inputs, overrides=overrides)
 
-    # -- front ends built on the workspace ----------------------------------------------------
+    # -- where it came from ----------------------------------------------------------------------
+
+    def require_project(self) -> Project:
+        """The workspace's project; outside one, the error that says how to make one."""
+        return self.project or require_project()
+
+    def notebook_path(self) -> Path | None:
+        """The notebook file this workspace came from, if a kernel or a replay said which."""
+        return resolve_notebook(self.notebook, self.project)
+
+    def notebook_source(self) -> str | None:
+        """The notebook as generated file headers name it: relative to the project root."""
+        path = self.notebook_path()
+        return None if path is None else self.require_project().relative(path)
+
+    # -- front ends built on the workspace (plugged in by the kit package) ---------------------
 
     def export(self, names: Iterable[str] | None = None, *, force: bool = False) -> list[Path]:
         """Write modules/NAME.py for the named cell modules (all when None)."""
-        from kit.export import export_workspace
-
-        return export_workspace(self, names, force=force)
+        return _plugged().export(self, names, force)
 
     def promote(
-        self, flow: str, outputs: Iterable[str], tasks: Any = "by-module", **options: Any
+        self, flow: str, outputs: Iterable[str] | str, tasks: Any = "by-module", **options: Any
     ) -> Path:
         """Write flows/FLOW.py computing `outputs`, split into Prefect tasks by `tasks`."""
-        from kit.promote import promote_workspace
-
         wanted = [outputs] if isinstance(outputs, str) else list(outputs)
-        return promote_workspace(self, flow, wanted, tasks=tasks, **options)
+        return _plugged().promote(self, flow, wanted, tasks, options)
 
     def widget(self) -> Any:
         """The one DAG widget of this workspace (created on first use)."""
         if self._widget is None:
-            from kit.widget import DagWidget
-
-            self._widget = DagWidget(self)
+            self._widget = _plugged().widget(self)
         return self._widget
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from test_notebook import tree
 import kit
 import kit.project
 from kit.cli import main
-from kit.notebook import workspace_from_notebook
+from kit.steps import workspace_from_notebook
 
 KIT = Path(sys.executable).parent / "kit"
 HEAVY = ("prefect", "papermill", "jupyter_server")

@@ -18,7 +18,7 @@ from conftest import run_cell
 import kit
 from kit import generated
 from kit.errors import ProjectError
-from kit.export import OwnershipError
+from kit.errors import OwnershipError
 from kit.generated import GeneratedFileError
 from kit.workspace import reset_workspace
 

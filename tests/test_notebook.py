@@ -22,8 +22,8 @@ from kit.notebook import (
     NotebookError,
     parameter_literals,
     read_notebook,
-    workspace_from_notebook,
 )
+from kit.steps import workspace_from_notebook
 from kit.workspace import reset_workspace
 
 DATA = Path(__file__).parent / "data" / "sync"

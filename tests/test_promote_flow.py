@@ -23,7 +23,8 @@ import kit
 from kit import generated
 from kit.errors import PromoteError, UnknownNodeError
 from kit.generated import GeneratedFileError
-from kit.promote import Promotion, flow_text, promote, promote_line
+from kit.grammar import promote_line
+from kit.promote import Promotion, flow_text, promote
 
 ALLOWED_IMPORTS = {"functools", "inspect", "io", "json", "pathlib", "re", "typing"}
 ALLOWED_IMPORTS |= {"pandas", "hamilton", "prefect", "modules"}

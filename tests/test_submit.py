@@ -27,7 +27,7 @@ from test_validate import write_notebook
 
 import kit
 import kit.project
-from kit.notebook import workspace_from_notebook
+from kit.steps import workspace_from_notebook
 from kit.parameters import UnknownParameterError
 from kit.promote.plan import make_plan
 from kit.submit import SubmitError, ValidationFailedError, config_from_parameters, owned_flows

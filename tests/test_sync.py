@@ -16,7 +16,8 @@ from test_notebook import DATA, fixture_project, tree, write_notebook
 
 from kit import generated
 from kit.cli import main
-from kit.notebook import read_notebook, workspace_from_notebook
+from kit.notebook import read_notebook
+from kit.steps import workspace_from_notebook
 from kit.sync import DriftState, drift
 
 
@@ -373,15 +374,11 @@ def test_a_promote_line_that_cannot_be_promoted_names_its_cell(project: Path, ki
 def test_a_flow_made_without_a_line_is_regenerated_from_its_recorded_recipe(
     project: Path, kit_cli
 ) -> None:
-    from kit.promote import promote_workspace
-
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
     assert kit_cli("export")[0] == 0
     forget_project_modules()
     ws = workspace_from_notebook(notebook)
-    path = promote_workspace(
-        ws, "widget_flow", ["doubled"], tasks="single"
-    )  # what the widget's button does
+    path = ws.promote("widget_flow", ["doubled"], tasks="single")  # what the widget's button does
     forget_project_modules()
     recipe = "kit promote notebooks/a.ipynb widget_flow --outputs doubled --tasks single"
     assert generated.read(path)[0].recipe == recipe
@@ -413,13 +410,11 @@ def test_a_flow_whose_promote_line_is_gone_is_orphaned_and_pruned(project: Path,
 def test_a_flow_whose_recipe_no_longer_builds_is_orphaned_and_pruned_unless_edited(
     project: Path, kit_cli
 ) -> None:
-    from kit.promote import promote_workspace
-
     notebook = write_notebook(project / "notebooks" / "a.ipynb", PREP, MORE)
     forget_project_modules()
     ws = workspace_from_notebook(notebook)
-    kept = promote_workspace(ws, "kept_flow", ["doubled"])
-    pruned = promote_workspace(ws, "pruned_flow", ["doubled"])
+    kept = ws.promote("kept_flow", ["doubled"])
+    pruned = ws.promote("pruned_flow", ["doubled"])
     forget_project_modules()
     kept.write_text(kept.read_text().replace("def ", "def  ", 1))
     write_notebook(notebook, PREP)  # `doubled` is gone

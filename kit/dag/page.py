@@ -7,18 +7,27 @@ a static picture of the same layout, drawn here.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kit.dag.payload import dag_payload
+from kit.dag.payload import DagPayload, dag_payload
 from kit.errors import KitError
 
 WIDGET_FILES = Path(__file__).resolve().parent.parent / "widget"
 LEGEND_ROW = 20.0
+
+
+def css_colours(css: str) -> dict[str, str]:
+    """The `--kit-NAME: #colour;` custom properties of a stylesheet, by NAME."""
+    return dict(re.findall(r"--kit-([a-z-]+):\s*(#[0-9a-fA-F]{3,8})\s*;", css))
+
+
+# The widget's stylesheet is the one source of the colours; the static SVG takes them from it.
+COLOURS = css_colours((WIDGET_FILES / "dag.css").read_text())
 
 
 def _attrs(**values: Any) -> str:
@@ -48,16 +57,21 @@ def _tooltip(node: Mapping[str, Any]) -> str:
 def _node_svg(node: Mapping[str, Any]) -> str:
     x, y, width, height = node["x"] - node["w"] / 2, node["y"] - node["h"] / 2, node["w"], node["h"]
     kind = node["kind"]
-    colour = node.get("color", "#9aa0a6")
+    colour = node.get("color", COLOURS["line"])
     rect = {
         "width": width,
         "height": height,
         "rx": height / 2 if kind in ("input", "config") else 6,
     }
     if kind == "input":
-        rect.update(fill="#ffffff", stroke="#6e7781", stroke_dasharray="4 3", stroke_width=1.4)
+        rect.update(
+            fill=COLOURS["input-fill"],
+            stroke=COLOURS["input-line"],
+            stroke_dasharray="4 3",
+            stroke_width=1.4,
+        )
     elif kind == "config":
-        rect.update(fill="#eaeef2", stroke="#6e7781", stroke_dasharray="1 2", stroke_width=1.4)
+        rect.update(fill=COLOURS["config-fill"], stroke=COLOURS["config-line"], stroke_width=1.4)
     else:
         opacity = 0.35 if kind == "module" else 0.16
         variants = len(node.get("variants", [])) > 1
@@ -68,8 +82,10 @@ def _node_svg(node: Mapping[str, Any]) -> str:
         f'<g class="kit-node kit-kind-{kind}" {place}>'
         f"<title>{html.escape(_tooltip(node))}</title>"
         f"<rect {_attrs(**rect)}/>"
-        f"<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill='#1f2328')}>{html.escape(node['name'])}</text>"
-        f"<text {_attrs(x=width / 2, y=height / 2 + 11, font_size=10, fill='#59636e')}>{html.escape(node['sub'])}</text>"
+        f"<text {_attrs(x=width / 2, y=height / 2 - 4, font_size=12, fill=COLOURS['ink'])}>"
+        f"{html.escape(node['name'])}</text>"
+        f"<text {_attrs(x=width / 2, y=height / 2 + 11, font_size=10, fill=COLOURS['muted'])}>"
+        f"{html.escape(node['sub'])}</text>"
         "</g>"
     )
 
@@ -82,8 +98,8 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
     ]
     if payload.get("modules"):
         entries += [
-            ("#6e7781", "input", "external input"),
-            ("#6e7781", "config", "from the config"),
+            (COLOURS["input-line"], "input", "external input"),
+            (COLOURS["config-line"], "config", "from the config"),
         ]
     parts, x, y = [], 12.0, top + 14
     for colour, kind, text in entries:
@@ -102,13 +118,12 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
         if kind == "box":
             swatch.update(fill=colour, fill_opacity=0.35)
         elif kind == "input":
-            swatch.update(fill="#ffffff", stroke_dasharray="3 2", rx=5)
+            swatch.update(fill=COLOURS["input-fill"], stroke_dasharray="3 2", rx=5)
         else:
-            swatch.update(fill="#eaeef2", stroke_dasharray="1 2", rx=5)
+            swatch.update(fill=COLOURS["config-fill"], rx=5)
         parts.append(f"<rect {_attrs(**swatch)}/>")
-        parts.append(
-            f"<text {_attrs(x=x + 22, y=y, font_size=11, fill='#1f2328')}>{html.escape(text)}</text>"
-        )
+        label = _attrs(x=x + 22, y=y, font_size=11, fill=COLOURS["ink"])
+        parts.append(f"<text {label}>{html.escape(text)}</text>")
         x += size
     return "".join(parts), (y - top + 10 if entries else 0.0)
 
@@ -119,7 +134,7 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
     if not payload.get("nodes"):
         width, height = 360.0, 40.0
         message = "no nodes: the notebook has no %%hamilton cells"
-        body = f"<text {_attrs(x=12, y=24, font_size=12, fill='#59636e')}>{message}</text>"
+        body = f"<text {_attrs(x=12, y=24, font_size=12, fill=COLOURS['muted'])}>{message}</text>"
         legend, legend_height = "", 0.0
     else:
         parts = []
@@ -142,11 +157,12 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
             }
             parts.append(
                 f'<g class="kit-group" {_attrs(style=f"--kit-colour:{colour}")}>'
-                f"<rect {_attrs(**rect)}/><text {_attrs(**label)}>{html.escape(group['name'])}</text></g>"
+                f"<rect {_attrs(**rect)}/>"
+                f"<text {_attrs(**label)}>{html.escape(group['name'])}</text></g>"
             )
         line = {
             "fill": "none",
-            "stroke": "#8c959f",
+            "stroke": COLOURS["line"],
             "stroke_width": 1.2,
             "marker_end": "url(#kit-arrow)",
         }
@@ -160,12 +176,22 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
     size = {"width": width, "height": total_height}
     if max_width is not None and width > max_width:
         size = {"width": max_width, "height": round(total_height * max_width / width, 1)}
+    box = _attrs(viewBox=f"0 0 {width} {total_height}", **size)
+    marker = _attrs(
+        id="kit-arrow",
+        viewBox="0 0 10 10",
+        refX=9,
+        refY=5,
+        markerWidth=7,
+        markerHeight=7,
+        orient="auto",
+    )
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" {_attrs(viewBox=f"0 0 {width} {total_height}", **size)} '
+        f'<svg xmlns="http://www.w3.org/2000/svg" {box} '
         'font-family="DejaVu Sans Mono, monospace" text-anchor="start">'
-        '<defs><marker id="kit-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">'
-        '<path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>'
-        f"<rect {_attrs(width=width, height=total_height, fill='#ffffff')}/>"
+        f"<defs><marker {marker}>"
+        f'<path d="M0,0 L10,5 L0,10 z" fill="{COLOURS["line"]}"/></marker></defs>'
+        f"<rect {_attrs(width=width, height=total_height, fill=COLOURS['surface'])}/>"
         f'<g text-anchor="middle">{body}</g><g>{legend}</g></svg>\n'
     )
 
@@ -181,10 +207,10 @@ def html_page(payload: Mapping[str, Any], title: str) -> str:
 <meta charset="utf-8">
 <title>{html.escape(title)}</title>
 <style>
-body {{ margin: 16px 24px; font-family: "DejaVu Sans", system-ui, sans-serif; color: #1f2328; }}
+{style}
+body {{ margin: 16px 24px; font-family: "DejaVu Sans", sans-serif; color: {COLOURS["ink"]}; }}
 h1 {{ font-size: 16px; font-weight: 600; margin: 0 0 8px; }}
 .kit-canvas {{ height: calc(100vh - 110px); }}
-{style}
 </style>
 </head>
 <body>
@@ -193,19 +219,18 @@ h1 {{ font-size: 16px; font-weight: 600; margin: 0 0 8px; }}
 <script type="application/json" id="kit-dag-data">{data}</script>
 <script type="module">
 {script}
-standalone(document.getElementById("kit-dag"), {{ graph: JSON.parse(document.getElementById("kit-dag-data").textContent) }});
+const graph = JSON.parse(document.getElementById("kit-dag-data").textContent);
+standalone(document.getElementById("kit-dag"), {{ graph }});
 </script>
 </body>
 </html>
 """
 
 
-def dag_command(args: argparse.Namespace) -> int:
-    """`kit dag NOTEBOOK --out FILE.html|FILE.svg`."""
-    from kit.notebook import workspace_from_notebook
+def write_dag(notebook: Path, out: Path) -> DagPayload:
+    """Write the notebook's DAG to OUT (`.html`: the widget's view as a page; `.svg`: a picture)."""
+    from kit.steps import workspace_from_notebook
 
-    notebook = Path(args.notebook)
-    out = Path(args.out)
     if out.suffix not in (".html", ".svg"):
         raise KitError(
             f"cannot write a DAG to {out}: unknown kind of file",
@@ -218,6 +243,4 @@ def dag_command(args: argparse.Namespace) -> int:
         text = svg_picture(payload)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    count = len(payload["nodes"])
-    print(f"wrote {out} ({count} node{'s' if count != 1 else ''}, layout: {payload['engine']})")
-    return 0
+    return payload

@@ -7,21 +7,15 @@ writes the flow through kit.generated (never over a hand edit).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kit import generated
+from kit import generated, grammar
 from kit.errors import PromoteError
-from kit.promote.options import (
-    DEFAULT_STRATEGY,
-    command_recipe,
-    parse_promote_line,
-    promote_options,
-)
-from kit.promote.options import promote_line as _promote_line
+from kit.export import module_text
+from kit.grammar import DEFAULT_STRATEGY, command_recipe, parse_promote_line
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
 
 if TYPE_CHECKING:
@@ -36,9 +30,6 @@ __all__ = [
     "flow_text",
     "make_plan",
     "promote",
-    "promote_command",
-    "promote_line",
-    "promote_workspace",
 ]
 
 TaskSplit = str | Mapping[str, Iterable[str] | str]
@@ -83,27 +74,6 @@ class Promotion:
         return text + "".join(f"\n**Note:** {note}\n" for note in self.plan.notes)
 
 
-def promote_line(
-    flow: str, outputs: Sequence[str], tasks: TaskSplit = DEFAULT_STRATEGY, **options: Any
-) -> str:
-    """The `%hamilton_promote` line equivalent to `promote_workspace(ws, flow, outputs, tasks, **options)`."""
-    return _promote_line(flow, outputs, tasks, **options)
-
-
-def promote_workspace(
-    ws: Workspace,
-    flow: str,
-    outputs: Sequence[str],
-    tasks: TaskSplit = DEFAULT_STRATEGY,
-    **options: Any,
-) -> Path:
-    """Write flows/FLOW.py computing `outputs` (and export the modules it imports); its path.
-
-    `options` are those of `promote`: retries, retry_delay, tags, cache, unsaved, promote_line.
-    """
-    return promote(ws, flow, outputs, tasks, **options).path
-
-
 def promote(
     ws: Workspace,
     flow: str,
@@ -117,29 +87,27 @@ def promote(
     unsaved: Iterable[str] = (),
     promote_line: str | None = None,
 ) -> Promotion:
-    """Like `promote_workspace`, returning the whole `Promotion` (plan, line, notes) to show."""
-    from kit.export import export_lock, module_text, plan_write, project_of, write_planned
+    """Write flows/FLOW.py computing `outputs` and export the modules it imports; what was done.
 
+    `promote_line` is the notebook's `%hamilton_promote` line when one made this promotion.
+    """
     options = _checked_options(retries, retry_delay, tags, cache, unsaved)
-    line = promote_line or _promote_line(flow, list(outputs), tasks, **options)
+    line = promote_line or grammar.promote_line(flow, list(outputs), tasks, **options)
     path, text, spec = _flow_file(
         ws, flow, list(outputs), tasks, options, promote_line or _recipe(ws, line)
     )
     module_texts = [module_text(ws, m.name) for m in spec.modules if ws.entries[m.name].is_cell]
-    project = project_of(ws)
-    with export_lock(
-        project
-    ):  # every file is checked before any is written: a hand edit stops it all
-        write_planned([plan_write(*written) for written in [*module_texts, (path, text)]])
+    project = ws.require_project()
+    with generated.project_lock(project):  # every file is checked before any is written
+        plans = [generated.plan_write(*written) for written in [*module_texts, (path, text)]]
+        generated.write_planned(plans)
     modules = tuple(module_path for module_path, _ in module_texts)
     return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project.root)
 
 
 def _recipe(ws: Workspace, line: str) -> str:
     """What the header of a flow made without a notebook line records (see `command_recipe`)."""
-    from kit.export import notebook_source
-
-    notebook = notebook_source(ws)
+    notebook = ws.notebook_source()
     return line if notebook is None else command_recipe(notebook, line)
 
 
@@ -150,16 +118,6 @@ def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:
     tasks = options.pop("tasks")
     path, text, _ = _flow_file(ws, flow, outputs, tasks, _checked_options(**options), promote_line)
     return path, text
-
-
-def promote_command(args: argparse.Namespace) -> int:
-    """`kit promote NOTEBOOK FLOW --outputs ...`: build the notebook's workspace without a kernel, promote."""
-    from kit.notebook import workspace_from_notebook
-
-    ws = workspace_from_notebook(Path(args.notebook))
-    promotion = promote(ws, args.flow, **promote_options(args))
-    print(promotion.summary())
-    return 0
 
 
 # -- from the workspace to a flow spec ----------------------------------------------------------
@@ -206,12 +164,11 @@ def _flow_file(
     options: Mapping[str, Any],
     line: str,
 ) -> tuple[Path, str, FlowSpec]:
-    from kit.export import notebook_source, project_of
     from kit.promote.codegen import render_flow
 
     spec = _spec(ws, flow, outputs, tasks, options)
-    path = project_of(ws).flows / f"{flow}.py"
-    return path, generated.render(notebook_source(ws), line, render_flow(spec)), spec
+    path = ws.require_project().flows / f"{flow}.py"
+    return path, generated.render(ws.notebook_source(), line, render_flow(spec)), spec
 
 
 def _spec(
@@ -224,7 +181,7 @@ def _spec(
     )
     written = _written_config(ws)
     if written != ws.config:
-        ws = ws.with_config(written)
+        ws = ws.under_config(written)
     entries = ws.entries
     if flow in entries:
         raise PromoteError(
@@ -280,9 +237,7 @@ def _written_config(ws: Workspace) -> dict[str, Any]:
 
 
 def _notebook(ws: Workspace) -> str | None:
-    from kit.export import notebook_source
-
-    return notebook_source(ws)
+    return ws.notebook_source()
 
 
 def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Parameter, ...]:
@@ -314,9 +269,7 @@ def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Paramet
 
 def _notebook_literals(ws: Workspace) -> dict[str, Any]:
     """The literals of the notebook's `parameters` cell (as written, never papermill's injected values)."""
-    from kit.export import notebook_file
-
-    path = notebook_file(ws)
+    path = ws.notebook_path()
     if path is None or not path.is_file():
         return {}
     from kit.notebook import parameter_literals

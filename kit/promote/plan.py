@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from kit.errors import PromoteError
-from kit.promote.options import STRATEGIES
+from kit.grammar import STRATEGIES
 
 if TYPE_CHECKING:
     from kit.dag.graph import DagGraph

@@ -230,7 +230,7 @@ class Panel:
     @_shown_in(lambda panel: panel.promote_error)
     def promote(self) -> None:
         """Write flows/FLOW.py for the selection; show its path and the equivalent magic line."""
-        from kit.promote import promote_line
+        from kit.grammar import promote_line
 
         flow = self.flow_name.value.strip()
         outputs = list(self.widget.selected)
@@ -322,23 +322,20 @@ def _log_html(lines: list[str]) -> str:
 
 
 def notebook_file(ws: Any) -> Path:
-    """The notebook file of the workspace's kernel, as saved on disk."""
+    """The notebook file of the workspace's kernel, as saved on disk (found as export finds it)."""
     if not ws.notebook:
         raise KitError(
             "this kernel does not know which notebook it runs",
-            hint="open the notebook in JupyterLab (it tells the kernel), or run `kit submit NOTEBOOK` in a terminal",
+            hint="open the notebook in JupyterLab (it tells the kernel), "
+            "or run `kit submit NOTEBOOK` in a terminal",
         )
-    path = Path(ws.notebook)
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path]
-    if not path.is_absolute() and ws.project is not None:
-        candidates.append(ws.project.root / path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    raise KitError(
-        f"notebook {ws.notebook} is not a file here (looked at {', '.join(map(str, candidates))})",
-        hint="save the notebook, or run `kit submit NOTEBOOK` in a terminal",
-    )
+    path = ws.notebook_path()
+    if path is None or not path.is_file():
+        raise KitError(
+            f"notebook {ws.notebook} is not a file here (nor in a parent folder or the project)",
+            hint="save the notebook, or run `kit submit NOTEBOOK` in a terminal",
+        )
+    return path.resolve()
 
 
 def _user_namespace() -> dict[str, Any]:
