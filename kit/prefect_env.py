@@ -50,3 +50,33 @@ def local_prefect_environment(root: Path, base: Mapping[str, str] | None = None)
     home.mkdir(parents=True, exist_ok=True)
     env["PREFECT_HOME"] = str(home)  # the database defaults to PREFECT_HOME/prefect.db
     return env
+
+
+def configured_api_url() -> str | None:
+    """The PREFECT_API_URL the user set: Prefect's own setting when Prefect is already imported
+    here (a kernel, a test harness), else the environment, else the active Prefect profile."""
+    import sys
+
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return PREFECT_API_URL.value() or None
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    return _profile_api_url()
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active profile in Prefect's profiles.toml, read without importing
+    Prefect (which takes seconds)."""
+    import tomllib
+
+    prefect_home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH", prefect_home / "profiles.toml"))
+    try:
+        profiles = tomllib.loads(path.expanduser().read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    value = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(value) if value else None
