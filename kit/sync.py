@@ -19,7 +19,8 @@ from kit import generated
 from kit.errors import KitError, OwnershipError
 from kit.export import module_text
 from kit.notebook import NotebookSource, display_path, read_notebook
-from kit.project import Project, require_project
+from kit.project import Project, find_project, require_project
+from kit.promote import runtime
 from kit.steps import build_workspace, located
 
 
@@ -175,6 +176,8 @@ def _derive(source: NotebookSource) -> Derivation:
                 if in_modules
                 else "its recipe makes a flow of another name"
             )
+    if any(path.parent == project.flows for path in wanted):  # the helpers its flows import
+        wanted[runtime.runtime_path(project)] = runtime.runtime_text()
     return Derivation(notebook=notebook, source=name, wanted=wanted, orphans=orphans)
 
 
@@ -242,12 +245,28 @@ def drift(notebook_path: Path | str) -> list[Drift]:
 
 
 def _abandoned(project: Project) -> list[Drift]:
-    """Generated files whose header names a notebook that no longer exists."""
+    """Generated files whose header names a notebook that no longer exists; the unused helpers."""
     return [
         _orphan(path, header.notebook, "its notebook is gone", "kit export --prune")
         for path, header in generated_files(project).items()
-        if header.notebook is not None and not (project.root / header.notebook).exists()
-    ]
+        if header.notebook is not None
+        and not runtime.is_runtime(path, project)
+        and not (project.root / header.notebook).exists()
+    ] + _unused_runtime(project)
+
+
+def _unused_runtime(
+    project: Project, wanted: Iterable[Path] = (), removed: Iterable[Path] = ()
+) -> list[Drift]:
+    """The helper module, orphaned, when it exists and no generated flow is left to import it."""
+    helper = runtime.runtime_path(project)
+    if not helper.is_file() or helper in set(wanted):
+        return []
+    gone = {helper, *removed}
+    flows = [path for path in generated_files(project) if path.parent == project.flows]
+    if any(path not in gone for path in flows):
+        return []
+    return [_orphan(helper, runtime.SOURCE, "no flow imports it", "kit export --prune")]
 
 
 def project_notebooks(project: Project) -> list[Path]:
@@ -288,29 +307,33 @@ def export_notebooks(
     """Write every file the notebooks derive; every notebook is read and every file checked first."""
     derivations = [derive(notebook) for notebook in notebooks]
     claimed: dict[Path, str] = {}
+    helper = runtime.runtime_path(project)
     for derivation in derivations:
         for path in derivation.wanted:
             first = claimed.setdefault(path, derivation.name)
-            if first != derivation.name:
+            if first != derivation.name and path != helper:  # every flow shares the helper
                 raise OwnershipError(path, first, derivation.name)
+    wanted = {path: text for d in derivations for path, text in d.wanted.items()}
     result = ExportResult()
     with generated.project_lock(project):
-        plans = [
-            generated.plan_write(path, text, force=force)
-            for d in derivations
-            for path, text in d.wanted.items()
-        ]
+        plans = [generated.plan_write(path, text, force=force) for path, text in wanted.items()]
         orphans = [
             item for d in derivations for item in drift_of(d) if item.state is DriftState.ORPHANED
         ]
         orphans += [
-            item for item in abandoned if item.path not in claimed
-        ]  # a renamed notebook took them over
-        for item in orphans:
-            if prune and not _edited_by_hand(item.path):
-                result.removed.append(item.path)
-            else:
-                result.orphaned.append(item)
+            item for item in abandoned if item.path not in claimed and item.path != helper
+        ]  # a renamed notebook took them over; the helper is decided once the flows are
+
+        def settle(items: Iterable[Drift]) -> None:
+            """Remove each orphan (with --prune, unless edited by hand), or keep and report it."""
+            for item in items:
+                if prune and not _edited_by_hand(item.path):
+                    result.removed.append(item.path)
+                else:
+                    result.orphaned.append(item)
+
+        settle(orphans)
+        settle(_unused_runtime(project, wanted, result.removed))  # once no flow is left
         generated.write_planned(plans)
         for path in result.removed:
             path.unlink()
@@ -332,5 +355,20 @@ def select_notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Dr
 
 
 def find_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift] = ()) -> list[Drift]:
-    """Every generated file of `notebooks` that differs from what they derive, then `abandoned`."""
-    return [item for notebook in notebooks for item in drift(notebook)] + list(abandoned)
+    """Every generated file of `notebooks` that differs from what they derive, then `abandoned`.
+
+    The helper module their flows share is reported once, and not as unused while a flow wants it.
+    """
+    derivations = [derive(Path(notebook)) for notebook in notebooks]
+    wanted = {path for derivation in derivations for path in derivation.wanted}
+    found: list[Drift] = []
+    helpers: set[Path] = set()
+    for item in [*(i for d in derivations for i in drift_of(d)), *abandoned]:
+        project = find_project(item.path.parent)
+        if project is not None and runtime.is_runtime(item.path, project):
+            unused = item.state is DriftState.ORPHANED and item.path in wanted
+            if unused or item.path in helpers:
+                continue
+            helpers.add(item.path)
+        found.append(item)
+    return found

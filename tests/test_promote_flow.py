@@ -24,10 +24,10 @@ from kit import generated
 from kit.errors import PromoteError, UnknownNodeError
 from kit.generated import GeneratedFileError
 from kit.grammar import promote_line
-from kit.promote import Promotion, flow_text, promote
+from kit.promote import Promotion, flow_text, promote, runtime
 
-ALLOWED_IMPORTS = {"functools", "inspect", "io", "json", "pathlib", "re", "typing"}
-ALLOWED_IMPORTS |= {"pandas", "hamilton", "prefect", "modules"}
+ALLOWED_IMPORTS = {"collections", "functools", "inspect", "io", "json", "pathlib", "re", "types"}
+ALLOWED_IMPORTS |= {"typing", "pandas", "hamilton", "prefect", "modules"}
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +100,17 @@ def assert_same_outputs(flow_result: dict[str, Any], expected: dict[str, Any]) -
             assert got == value
 
 
+def imports_of(text: str) -> set[str]:
+    """The top-level packages a source imports, and the flows package's modules by full name."""
+    names = {
+        alias.name if isinstance(node, ast.Import) else node.module
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    return {name if name.startswith("flows.") else name.split(".")[0] for name in names}
+
+
 def task_names(task_runs: list[Any]) -> list[str]:
     """Task run names are `TASK-N`; the task names, sorted."""
     return sorted(run.name.rsplit("-", 1)[0] for run in task_runs)
@@ -127,14 +138,12 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     assert ast.get_docstring(tree).startswith(
         "Prefect flow `ml_flow`: computes score, save_predictions and area"
     )
-    imported = {
-        (alias.name if isinstance(node, ast.Import) else node.module).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for alias in node.names
-    }
-    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+    # besides Prefect, Hamilton and the modules, the flow imports only its helper module
+    assert imports_of(text) <= ALLOWED_IMPORTS | {"flows._runtime"}
+    assert "from flows._runtime import config_from_variable, publish_summary, run_nodes" in body
+    assert imports_of((project / "flows" / "_runtime.py").read_text()) <= ALLOWED_IMPORTS
     assert "from modules import features, ingest, model" in body
+    assert "MODULES = [ingest, features, model]" in body
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     tasks = [
         name
@@ -148,6 +157,7 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     )
     flow = functions["ml_flow"]
     assert ast.unparse(flow.decorator_list[0]) == "flow(name='ml_flow')"
+    # required first, then in DAG order (no notebook, so no parameters cell)
     assert [a.arg for a in flow.args.args] == [
         "predictions_path", "rows", "seed", "hamilton_config", "hamilton_config_variable"
     ]  # fmt: skip
@@ -158,7 +168,7 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
         "{'scaling': 'standard'}",
         "None",
     ]
-    assert 'received={"scaled": from_features["scaled"], "label": from_ingest["label"]}' in body
+    assert 'receives=["scaled", "label"],\n        upstream=[from_ingest, from_features],' in body
     # every task is submitted before any result is awaited, so Prefect runs independent tasks at once
     flow_lines = ast.unparse(flow).splitlines()
     submits = [i for i, line in enumerate(flow_lines) if ".submit(" in line]
@@ -181,11 +191,21 @@ def test_promote_is_deterministic_and_flow_text_matches(ml: kit.Workspace, proje
 
 def test_a_hand_edited_flow_is_never_overwritten(ml: kit.Workspace, project: Path) -> None:
     path = ml.promote("ml_flow", ML_OUTPUTS)
-    edited = path.read_text().replace("def run_nodes(", "def run_nodes(  # tuned by hand\n")
+    edited = path.read_text().replace("def ml_flow(", "def ml_flow(  # tuned by hand\n")
     path.write_text(edited)
     with pytest.raises(GeneratedFileError, match="was edited by hand"):
         ml.promote("ml_flow", ML_OUTPUTS, tasks="single")
     assert path.read_text() == edited
+
+
+def test_a_hand_edited_helper_module_stops_every_promote(ml: kit.Workspace, project: Path) -> None:
+    ml.promote("ml_flow", ML_OUTPUTS)
+    helper = project / "flows" / "_runtime.py"
+    edited = helper.read_text().replace("def run_nodes(", "def run_nodes(  # tuned by hand\n")
+    helper.write_text(edited)
+    with pytest.raises(GeneratedFileError, match="_runtime.py was edited by hand"):
+        ml.promote("other_flow", ML_OUTPUTS)
+    assert helper.read_text() == edited and not (project / "flows" / "other_flow.py").exists()
 
 
 def test_refusals_write_nothing(ml: kit.Workspace, project: Path) -> None:
@@ -226,6 +246,8 @@ def test_a_hand_edited_module_stops_the_promote_before_the_flow_is_written(
         ("my-flow", "flow name 'my-flow' is not a Python identifier"),
         ("features", "flow name 'features' is also a module of the workspace"),
         ("ingest_task", "flow name 'ingest_task' is a name the flow file already uses"),
+        ("MODULES", "flow name 'MODULES' is a name the flow file already uses"),
+        ("_runtime", "flow name '_runtime' is the module of helpers that every flow imports"),
     ],
 )
 def test_bad_flow_names_are_refused(

@@ -16,6 +16,7 @@ from kit import generated, grammar
 from kit.errors import PromoteError
 from kit.export import module_text
 from kit.grammar import DEFAULT_STRATEGY, command_recipe, parse_promote_line
+from kit.promote import runtime
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
 
 if TYPE_CHECKING:
@@ -98,8 +99,10 @@ def promote(
     )
     module_texts = [module_text(ws, m.name) for m in spec.modules if ws.entries[m.name].is_cell]
     project = ws.require_project()
+    helper = (runtime.runtime_path(project), runtime.runtime_text())  # what the flow imports
     with generated.project_lock(project):  # every file is checked before any is written
-        plans = [generated.plan_write(*written) for written in [*module_texts, (path, text)]]
+        written = [*module_texts, (path, text), helper]
+        plans = [generated.plan_write(*file) for file in written]
         generated.write_planned(plans)
     modules = tuple(module_path for module_path, _ in module_texts)
     return Promotion(path=path, line=line, plan=spec.plan, modules=modules, root=project.root)
@@ -189,6 +192,12 @@ def _spec(
             flow=flow,
             hint=f"call the flow e.g. {flow + '_flow'!r}",
         )
+    if flow == runtime.NAME:
+        raise PromoteError(
+            f"flow name {flow!r} is the module of helpers that every flow imports",
+            flow=flow,
+            hint=f"call the flow e.g. {flow.strip('_') + '_flow'!r}",
+        )
     graph = ws.graph()
     plan = make_plan(graph, outputs, tasks, unsaved=options["unsaved"])
     foreign = [module for module in plan.modules if module not in entries]
@@ -220,6 +229,7 @@ def _spec(
         retry_delay=options["retry_delay"],
         tags=options["tags"],
         cache=options["cache"],
+        runtime=runtime.runtime_module(ws.require_project()),
     )
 
 
@@ -241,7 +251,11 @@ def _notebook(ws: Workspace) -> str | None:
 
 
 def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Parameter, ...]:
-    """The external inputs the config does not give, with defaults from the notebook or the function."""
+    """The external inputs the config does not give, with defaults from the notebook or the function.
+
+    Every flow of a notebook orders them alike: required ones first (Python wants them before
+    those with defaults), each group in the parameters cell's order, then in the DAG's.
+    """
     from kit.promote.codegen import NOT_GIVEN, Parameter, is_literal
 
     literals = _notebook_literals(ws)
@@ -256,15 +270,27 @@ def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Paramet
             graph.nodes[user].defaults[name] for user in users if name in graph.nodes[user].defaults
         ]
         default, optional = NOT_GIVEN, False
-        if name in literals and is_literal(literals[name]):
+        from_notebook = name in literals and is_literal(literals[name])
+        if from_notebook:
             default = literals[name]
         elif users and len(defaults) == len(users):
             if is_literal(defaults[0]):
                 default = defaults[0]
             else:
                 optional = True
-        parameters.append(Parameter(name, graph.nodes[name].python_type, default, optional))
-    return tuple(parameters)
+        node_type = graph.nodes[name].python_type
+        parameters.append(
+            Parameter(name, node_type, default, optional, tuple(users), from_notebook)
+        )
+    cell_order = {name: index for index, name in enumerate(literals)}
+    dag_order = {name: index for index, name in enumerate(graph.nodes)}
+
+    def position(parameter: Parameter) -> tuple[bool, int, int]:
+        defaulted = parameter.default is not NOT_GIVEN or parameter.optional
+        name = parameter.name
+        return (defaulted, cell_order.get(name, len(cell_order)), dag_order[name])
+
+    return tuple(sorted(parameters, key=position))
 
 
 def _notebook_literals(ws: Workspace) -> dict[str, Any]:

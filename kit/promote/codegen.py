@@ -1,6 +1,10 @@
 """Render a FlowPlan as the source of flows/FLOW.py: plain Prefect 3 + Hamilton, no kit.
 
-The text depends only on the spec, so the same spec gives the same bytes.
+The text depends only on the spec, so the same spec gives the same bytes, and it is laid out
+as `ruff format` (line length 100) lays it out, with imports sorted as `ruff check` sorts
+them: a construct that fits stays on one line, any other one is spread one item a line with a
+trailing comma, which ruff keeps. The helpers every flow runs live in flows/_runtime.py
+(kit.promote.runtime); the flow imports them.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import builtins
 import importlib
 import json
 import re
+import sys
 import textwrap
 import types
 import typing
@@ -22,6 +27,10 @@ from kit.promote.plan import FlowPlan, TaskPlan
 
 WIDTH = 100
 NOT_GIVEN: Any = object()  # a parameter default that cannot be written as a literal
+MUTABLE_DEFAULTS = (
+    "# ruff: noqa: B006 - Prefect validates each run's parameters, defaults included, into new\n"
+    "# lists and dicts, so a run never shares a default with another, and the UI shows the value."
+)
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,9 @@ class Parameter:
     name: str
     type: Any  # the Hamilton node's type
     default: Any = NOT_GIVEN  # NOT_GIVEN: required
-    optional: bool = (
-        False  # the function has a default that is not a literal: pass it only when given
-    )
+    optional: bool = False  # the function's default is not a literal: pass it only when given
+    users: tuple[str, ...] = ()  # the nodes of the flow that take it
+    from_notebook: bool = False  # the default is a literal of the notebook's parameters cell
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class FlowSpec:
     name: str
     plan: FlowPlan
     modules: tuple[ModuleImport, ...]
-    parameters: tuple[Parameter, ...]
+    parameters: tuple[Parameter, ...]  # in the order of the signature, but required ones first
     config: dict[str, Any]
     notebook: str | None = None
     allow_module_overrides: bool = False
@@ -59,33 +68,12 @@ class FlowSpec:
     retry_delay: float = 0
     tags: tuple[str, ...] = ()
     cache: bool = False
+    runtime: str = "flows._runtime"  # the dotted name of the helper module
 
 
 def literal(value: Any) -> str:
-    """Python source for a literal value, strings in double quotes."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(literal, value)) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(map(literal, value)) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
-def block_literal(value: Any, indent: str, prefix: str, suffix: str = "") -> str:
-    """`prefix + literal + suffix` on one line, or a dict/list spread one item a line when too long."""
-    line = f"{indent}{prefix}{literal(value)}{suffix}"
-    if len(line) <= WIDTH or not isinstance(value, (dict, list)) or not value:
-        return line
-    if isinstance(value, dict):
-        items = [f"{literal(k)}: {literal(v)}" for k, v in value.items()]
-        opening, closing = "{", "}"
-    else:
-        items, opening, closing = list(map(literal, value)), "[", "]"
-    body = "".join(f"{indent}    {item},\n" for item in items)
-    return f"{indent}{prefix}{opening}\n{body}{indent}{closing}{suffix}"
+    """Python source for a literal value, strings quoted as ruff format quotes them."""
+    return _flat(_literal(value))
 
 
 def is_literal(value: Any) -> bool:
@@ -97,6 +85,93 @@ def is_literal(value: Any) -> bool:
         )
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
+
+
+def artifact_prefix(flow: str) -> str:
+    """The key prefix of a flow's artifacts: its name in lower case, dashes for the rest."""
+    return re.sub(r"[^a-z0-9-]+", "-", flow.lower()).strip("-") or "flow"
+
+
+# -- layout as ruff format does it ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Bracketed source: on one line if it fits, else one item a line, each with a comma."""
+
+    opening: str  # up to and including the bracket, e.g. `return run_nodes(`
+    items: tuple[_Source, ...]
+    closing: str  # the bracket and what follows it on the line, e.g. `) -> dict[str, Any]:`
+
+
+_Source = str | _Group
+
+
+def _flat(source: _Source) -> str:
+    if isinstance(source, str):
+        return source
+    inner = ", ".join(_flat(item) for item in source.items)
+    return f"{source.opening}{inner}{source.closing}"
+
+
+def _layout(source: _Source, indent: int = 0, suffix: str = "") -> str:
+    """The source at `indent`, followed by `suffix` (a comma inside an outer group)."""
+    margin = " " * indent
+    line = f"{margin}{_flat(source)}{suffix}"
+    if isinstance(source, str) or not source.items or len(line) <= WIDTH:
+        return line
+    inner = "".join(_layout(item, indent + 4, ",") + "\n" for item in source.items)
+    return f"{margin}{source.opening}\n{inner}{margin}{source.closing}{suffix}"
+
+
+def _string(text: str) -> str:
+    """A string literal in double quotes, or single ones where that avoids escaping a `"`."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    if '"' in text and "'" not in text:
+        return "'" + quoted[1:-1].replace('\\"', '"') + "'"
+    return quoted
+
+
+def _literal(value: Any, prefix: str = "") -> _Source:
+    """A literal value as source to lay out; `prefix` goes before it (`"key": `, `name: T = `)."""
+    if isinstance(value, str):
+        return prefix + _string(value)
+    if isinstance(value, dict) and value:
+        items = tuple(_literal(v, f"{literal(k)}: ") for k, v in value.items())
+        return _Group(prefix + "{", items, "}")
+    if isinstance(value, list) and value:
+        return _Group(prefix + "[", tuple(map(_literal, value)), "]")
+    if isinstance(value, tuple) and len(value) > 1:
+        return _Group(prefix + "(", tuple(map(_literal, value)), ")")
+    if isinstance(value, tuple) and value:
+        return f"{prefix}({_flat(_literal(value[0]))},)"
+    if isinstance(value, dict | list | tuple):
+        return prefix + {dict: "{}", list: "[]", tuple: "()"}[type(value)]
+    return prefix + repr(value)
+
+
+def _names_list(names: Iterable[str], prefix: str = "") -> _Source:
+    return _literal(list(names), prefix)
+
+
+def _wrap(text: str, indent: int = 0, hanging: int | None = None) -> list[str]:
+    """`text` filled to the line length at `indent` (later lines at `hanging`)."""
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=" " * indent,
+        subsequent_indent=" " * (indent if hanging is None else hanging),
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _docstring(lines: Sequence[str], indent: int = 0) -> str:
+    """A docstring of `lines` (indented but for the first); closing quotes on their own line."""
+    margin = " " * indent
+    if len(lines) == 1:
+        return f'{margin}"""{lines[0]}"""'
+    return f'{margin}"""' + "\n".join(lines) + f'\n{margin}"""'
 
 
 # -- annotations ---------------------------------------------------------------------------------
@@ -145,39 +220,13 @@ class _Annotations:
             except ImportError:
                 continue
             if getattr(found, cls.__qualname__, None) is cls:
-                if candidate == "pandas":
-                    return f"pd.{cls.__qualname__}"
                 self.imports.add(candidate)
-                return f"{candidate}.{cls.__qualname__}"
+                prefix = "pd" if candidate == "pandas" else candidate
+                return f"{prefix}.{cls.__qualname__}"
         return None
 
 
-# -- the source ----------------------------------------------------------------------------------
-
-
-def _words(names: Sequence[str]) -> str:
-    names = list(names)
-    if len(names) <= 2:
-        return " and ".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _wrap(text: str, indent: str = "") -> str:
-    return textwrap.fill(
-        text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
-    )
-
-
-def _list(names: Iterable[str]) -> str:
-    return literal(list(names))
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def artifact_prefix(flow: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", flow.lower()).strip("-") or "flow"
+# -- names ---------------------------------------------------------------------------------------
 
 
 class _Names:
@@ -185,12 +234,17 @@ class _Names:
 
     FIXED = frozenset(
         {
-            "Any", "functools", "inspect", "json", "re", "pd", "driver", "flow", "task", "Variable",
-            "create_markdown_artifact", "create_table_artifact", "NO_CACHE", "TASK_SOURCE", "CacheKeyFnPolicy",
-            "hash_objects", "OUTPUTS", "ARTIFACT_PREFIX", "MODULES_SOURCE", "CACHE_POLICY", "cache_key",
-            "hamilton_driver", "run_nodes", "config_from_variable", "publish_summary",
+            *("Any", "pd", "flow", "task", "NO_CACHE"),
+            *("MODULES", "OUTPUTS", "ARTIFACT_PREFIX", "CACHE_POLICY"),
+            *("run_nodes", "cache_policy", "config_from_variable", "publish_summary"),
         }
-    )  # fmt: skip
+    )
+    BODY = frozenset(
+        {
+            *("hamilton_config", "hamilton_config_variable", "inputs", "values", "outputs"),
+            *("OUTPUTS", "ARTIFACT_PREFIX", "config_from_variable", "publish_summary"),
+        }
+    )
 
     def __init__(self, spec: FlowSpec, annotation_imports: Iterable[str]) -> None:
         taken = set(self.FIXED) | set(annotation_imports)
@@ -204,7 +258,8 @@ class _Names:
             function = f"{task.name}_task"
             if function in taken:
                 raise PromoteError(
-                    f"task {task.name!r} would be the function {function}, a name the flow file already uses",
+                    f"task {task.name!r} would be the function {function}, "
+                    "a name the flow file already uses",
                     flow=spec.name,
                     tasks=[task.name],
                     hint="rename the task (an explicit split: --task NAME=OUT,...)",
@@ -213,97 +268,78 @@ class _Names:
             taken.add(function)
         if spec.name in taken:
             raise PromoteError(
-                f"flow name {spec.name!r} is a name the flow file already uses (an import, a module or a task)",
+                f"flow name {spec.name!r} is a name the flow file already uses "
+                "(an import, a module or a task)",
                 flow=spec.name,
                 hint=f"call the flow e.g. {spec.name + '_flow'!r}",
             )
         self.future = {task.name: f"{task.name}_future" for task in spec.plan.tasks}
-        body_names = {"hamilton_config", "hamilton_config_variable", "inputs", "values", "outputs"}
-        body_names |= set(self.future.values()) | set(self.task_function.values())
-        body_names |= {"OUTPUTS", "config_from_variable", "publish_summary"}
+        body_names = self.BODY | set(self.future.values()) | set(self.task_function.values())
         clashes = [parameter.name for parameter in spec.parameters if parameter.name in body_names]
         if clashes:
             raise PromoteError(
-                f"input{'s' if len(clashes) > 1 else ''} {', '.join(map(repr, clashes))} of the DAG would be "
-                "flow parameters whose names the flow body uses",
+                f"input{'s' if len(clashes) > 1 else ''} {', '.join(map(repr, clashes))} of the "
+                "DAG would be flow parameters whose names the flow body uses",
                 flow=spec.name,
                 nodes=clashes,
                 hint="rename those function parameters in the module",
             )
 
 
+# -- the source ----------------------------------------------------------------------------------
+
+
 def render_flow(spec: FlowSpec) -> str:
     """The body of flows/FLOW.py (kit.generated.render adds the header)."""
     annotations = _Annotations()
-    signature = [
-        _parameter_source(parameter, annotations) for parameter in _ordered(spec.parameters)
-    ]
+    signature = [_parameter_source(parameter, annotations) for parameter in spec.parameters]
     names = _Names(spec, annotations.imports)
-    head = [_docstring(spec), _imports(spec, names, annotations.imports), _constants(spec, names)]
+    head = [
+        _module_docstring(spec),
+        _imports(spec, names, annotations.imports),
+        _constants(spec, names),
+    ]
     definitions = [
-        _helpers(spec, names),
         *(_task_source(spec, task, names) for task in spec.plan.tasks),
         _flow_source(spec, names, signature),
     ]
     if all(
         parameter.default is not NOT_GIVEN or parameter.optional for parameter in spec.parameters
     ):
-        definitions.append(f'if __name__ == "__main__":\n    {spec.name}()\n')
-    return (
-        "\n".join(part.rstrip("\n") + "\n" for part in head)
-        + "\n\n"
-        + "\n\n".join(part.rstrip("\n") + "\n" for part in definitions)
-    )
+        definitions.append(f'if __name__ == "__main__":\n    {spec.name}()')
+    return "\n\n".join(head) + "\n\n\n" + "\n\n\n".join(definitions) + "\n"
 
 
-def _ordered(parameters: Iterable[Parameter]) -> list[Parameter]:
-    """Required parameters first (Python wants them before those with defaults), each group in DAG order."""
-    parameters = list(parameters)
-    return [p for p in parameters if p.default is NOT_GIVEN and not p.optional] + [
-        p for p in parameters if p.default is not NOT_GIVEN or p.optional
-    ]
+def _words(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _parameter_type(parameter: Parameter) -> Any:
-    """The node's type, or the member of a union that the literal default has (`str` for a path "out.csv")."""
-    default_type = type(parameter.default)
-    union = typing.get_origin(parameter.type) in (typing.Union, types.UnionType)
-    if (
-        union
-        and parameter.default not in (NOT_GIVEN, None)
-        and default_type in typing.get_args(parameter.type)
-    ):
-        return default_type
-    return parameter.type
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def _parameter_source(parameter: Parameter, annotations: _Annotations) -> str:
-    annotation = annotations.write(_parameter_type(parameter))
-    if parameter.optional:
-        if annotation not in ("Any", "None") and not annotation.endswith("| None"):
-            annotation += " | None"
-        return f"{parameter.name}: {annotation} = None"
-    if parameter.default is NOT_GIVEN:
-        return f"{parameter.name}: {annotation}"
-    return f"{parameter.name}: {annotation} = {literal(parameter.default)}"
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _docstring(spec: FlowSpec) -> str:
+def _module_docstring(spec: FlowSpec) -> str:
     plan = spec.plan
     strategy = "an explicit split" if plan.strategy == "explicit" else f"strategy {plan.strategy}"
-    origin = (
-        f"Promoted from {spec.notebook}"
-        if spec.notebook
-        else "Promoted from an interactive session"
-    )
-    count = len(plan.tasks)
-    lines = [
-        f"Prefect flow `{spec.name}`: computes {_words(plan.outputs)} with Hamilton.",
+    origin = spec.notebook or "an interactive session"
+    summary = f"Prefect flow `{spec.name}`: computes {_words(plan.outputs)} with Hamilton."
+    lines = [summary]
+    if len(summary) + 3 > WIDTH:
+        lines = [f"Prefect flow `{spec.name}`: computes {_plural(len(plan.outputs), 'output')}."]
+        lines += ["", *_wrap(f"Outputs: {_words(plan.outputs)}.")]
+    modules = [m.name for m in spec.modules]
+    lines += [
         "",
-        _wrap(
-            f"{origin}. The nodes of module{'s' if len(spec.modules) > 1 else ''} "
-            f"{_words([m.name for m in spec.modules])} run in {count} Prefect task{'s' if count > 1 else ''} "
-            f"({strategy}):"
+        *_wrap(
+            f"Promoted from {origin}. The nodes of module{'s' if len(modules) > 1 else ''} "
+            f"{_words(modules)} run in {_plural(len(plan.tasks), 'Prefect task')} ({strategy}):"
         ),
         "",
     ]
@@ -315,165 +351,133 @@ def _docstring(spec: FlowSpec) -> str:
                 for up in task.upstream
             ]
             line += f" (receives {'; '.join(sources)})"
-        lines.append(
-            textwrap.fill(line, WIDTH, initial_indent="    ", subsequent_indent="        ")
-        )
+        lines += _wrap(line, 4, 8)
     lines += [
         "",
-        _wrap(
-            "A task passes the values it receives to Hamilton as overrides, so every node runs once; "
-            "tasks that do not depend on each other run concurrently."
+        *_wrap(
+            "A task passes the values it receives to Hamilton as overrides, so every node runs "
+            "once; tasks that do not depend on each other run concurrently."
         ),
     ]
     if not spec.cache:
-        lines.append(
-            _wrap(
-                "Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a task "
-                "receives); promote with --cache to cache them."
-            )
+        lines += _wrap(
+            "Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a "
+            "task receives); promote with --cache to cache them."
         )
-    return '"""' + "\n".join(lines) + '\n"""\n'
+    return _docstring(lines)
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """The sort key ruff's isort uses: case-insensitive, numbers by value."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.lower()))
+
+
+def _member_key(member: str) -> tuple[Any, ...]:
+    """isort's order-by-type: CONSTANTS, then Classes, then the rest, each in natural order."""
+    name = member.split(" as ")[0]
+    kind = 0 if len(name) > 1 and name.isupper() else 1 if name[:1].isupper() else 2
+    return (kind, _natural(name), member)
+
+
+def _import_lines(plain: Iterable[str], members: dict[str, list[str]]) -> list[str]:
+    """One isort section: `import x` lines, then `from x import a, b` lines, each sorted."""
+    lines = [f"import {name}" for name in sorted(set(plain), key=_natural)]
+    for package in sorted(members, key=_natural):
+        names = tuple(sorted(set(members[package]), key=_member_key))
+        lines.append(_layout(_Group(f"from {package} import (", names, ")")))
+        if "\n" not in lines[-1]:
+            lines[-1] = f"from {package} import {', '.join(names)}"
+    return lines
 
 
 def _imports(spec: FlowSpec, names: _Names, annotation_imports: Iterable[str]) -> str:
-    standard = ["functools", "json", "re"]
-    if spec.cache:
-        standard.append("inspect")
-    standard += [name for name in annotation_imports if name not in ("pandas",)]
-    lines = [f"import {name}" for name in sorted(set(standard))]
-    lines += ["from typing import Any", ""]
-    lines += [
-        "import pandas as pd",
-        "from hamilton import driver",
-        "from prefect import flow, task",
-    ]
-    lines.append("from prefect.artifacts import create_markdown_artifact, create_table_artifact")
-    if spec.cache:
-        lines.append("from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy")
-    else:
-        lines.append("from prefect.cache_policies import NO_CACHE")
-    if spec.cache:
-        lines.append("from prefect.utilities.hashing import hash_objects")
-    lines += ["from prefect.variables import Variable", ""]
-    packages: dict[str, list[str]] = {}
+    first_party = {spec.runtime.split(".")[0]} | {m.qualified.split(".")[0] for m in spec.modules}
+    standard: list[str] = []
+    third: list[str] = []
+    ours: list[str] = []
+    for name in annotation_imports:
+        top = name.split(".")[0]
+        if name == "pandas":
+            third.append("pandas as pd")
+        elif top in first_party:
+            ours.append(name)
+        elif top in sys.stdlib_module_names:
+            standard.append(name)
+        else:
+            third.append(name)
+    prefect = {"prefect": ["flow", "task"]}
+    if not spec.cache:
+        prefect["prefect.cache_policies"] = ["NO_CACHE"]
+    helpers = ["run_nodes", "config_from_variable", "publish_summary"]
+    helpers += ["cache_policy"] if spec.cache else []
+    modules: dict[str, list[str]] = {spec.runtime: helpers}
     for module in spec.modules:
         package, _, name = module.qualified.rpartition(".")
         alias = names.module_alias[module.name]
+        member = name if alias == name else f"{name} as {alias}"
         if package:
-            packages.setdefault(package, []).append(name if alias == name else f"{name} as {alias}")
+            modules.setdefault(package, []).append(member)
         else:
-            lines.append(f"import {name}" if alias == name else f"import {name} as {alias}")
-    for package, members in sorted(packages.items()):
-        lines.append(f"from {package} import {', '.join(sorted(members))}")
-    return "\n".join(lines) + "\n"
+            ours.append(member)
+    sections = [
+        _import_lines(standard, {"typing": ["Any"]}),
+        _import_lines(third, prefect),
+        _import_lines(ours, modules),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections)
 
 
 def _constants(spec: FlowSpec, names: _Names) -> str:
+    modules = tuple(names.module_alias[m.name] for m in spec.modules)
     lines = [
-        f"OUTPUTS = {_list(spec.plan.outputs)}",
+        _layout(_Group("MODULES = [", modules, "]")),
+        _layout(_names_list(spec.plan.outputs, "OUTPUTS = ")),
         f"ARTIFACT_PREFIX = {literal(artifact_prefix(spec.name))}",
     ]
+    if spec.cache:
+        lines.append("CACHE_POLICY = cache_policy(MODULES)")
     for note in spec.plan.notes:
         lines += [
             "",
-            *textwrap.wrap(
-                f"Note: {note}.", WIDTH - 2, initial_indent="# ", subsequent_indent="# "
-            ),
+            *textwrap.wrap(f"Note: {note}.", WIDTH, initial_indent="# ", subsequent_indent="# "),
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
-def _helpers(spec: FlowSpec, names: _Names) -> str:
-    modules = ", ".join(names.module_alias[m.name] for m in spec.modules)
-    steps = [f".with_modules({modules})", ".with_config(json.loads(config_json))"]
-    if spec.allow_module_overrides:
-        steps.append(".allow_module_overrides()")
-    builder = f"return driver.Builder(){''.join(steps)}.build()"
-    if len(builder) + 4 > WIDTH:
-        builder = (
-            "return (\n        driver.Builder()\n"
-            + "".join(f"        {step}\n" for step in steps)
-            + "        .build()\n    )"
-        )
-    return f'''\
-@functools.cache
-def hamilton_driver(config_json: str) -> driver.Driver:
-    """The Hamilton driver over the flow's modules for one config, built once per process."""
-    {builder}
+def _parameter_type(parameter: Parameter) -> Any:
+    """The node's type, or the member of its union that the literal default has."""
+    default_type = type(parameter.default)
+    union = typing.get_origin(parameter.type) in (typing.Union, types.UnionType)
+    if (
+        union
+        and parameter.default not in (NOT_GIVEN, None)
+        and default_type in typing.get_args(parameter.type)
+    ):
+        return default_type
+    return parameter.type
 
 
-def run_nodes(
-    hamilton_config: dict[str, Any],
-    outputs: list[str],
-    shares: list[str],
-    inputs: dict[str, Any],
-    received: dict[str, Any],
-) -> dict[str, Any]:
-    """Compute `outputs` and `shares` (the values later tasks receive), taking `received` as given.
-
-    Under another config than the one the flow was promoted with, the DAG may lack some shared
-    or received nodes: those are left out, and Hamilton computes whatever else the outputs need.
-    """
-    dr = hamilton_driver(json.dumps(hamilton_config, sort_keys=True))
-    nodes = dr.graph.nodes
-    final_vars = outputs + [name for name in shares if name in nodes and name not in outputs]
-    overrides = {{name: value for name, value in received.items() if name in nodes}}
-    return dr.execute(final_vars, inputs=inputs, overrides=overrides)
+def _parameter_source(parameter: Parameter, annotations: _Annotations) -> _Source:
+    annotation = annotations.write(_parameter_type(parameter))
+    if parameter.optional:
+        if annotation not in ("Any", "None") and not annotation.endswith("| None"):
+            annotation += " | None"
+        return f"{parameter.name}: {annotation} = None"
+    if parameter.default is NOT_GIVEN:
+        return f"{parameter.name}: {annotation}"
+    return _literal(parameter.default, f"{parameter.name}: {annotation} = ")
 
 
-{_cache_source(spec, names)}def config_from_variable(name: str) -> dict[str, Any]:
-    """The Hamilton config stored as a JSON object in the Prefect Variable `name`."""
-    config = Variable.get(name)
-    if not isinstance(config, dict):
-        raise ValueError(f"Prefect Variable {{name!r}} holds {{config!r}}, not a JSON object of Hamilton config")
-    return config
-
-
-def publish_summary(outputs: dict[str, Any]) -> None:
-    """A markdown artifact of each output's type and shape, and a table artifact of each DataFrame's head."""
-    rows = ["| output | type | shape |", "| --- | --- | --- |"]
-    for name, value in outputs.items():
-        shape = getattr(value, "shape", None)
-        if shape is None and isinstance(value, (list, tuple, dict, set)):
-            shape = (len(value),)
-        shape_text = " x ".join(map(str, shape)) if isinstance(shape, tuple) else ""
-        rows.append(f"| `{{name}}` | `{{type(value).__module__}}.{{type(value).__qualname__}}` | {{shape_text}} |")
-        if isinstance(value, pd.DataFrame):
-            create_table_artifact(
-                key=re.sub("[^a-z0-9-]+", "-", f"{{ARTIFACT_PREFIX}}-{{name}}".lower()),
-                table=json.loads(value.head(10).to_json(orient="records")),
-                description=f"The first rows of `{{name}}`",
-            )
-    create_markdown_artifact(
-        key=f"{{ARTIFACT_PREFIX}}-outputs",
-        markdown="\\n".join(rows),
-        description="The outputs of this run",
-    )
-'''
-
-
-def _cache_source(spec: FlowSpec, names: _Names) -> str:
-    """The cache policy of `--cache`; received values are not hashed (a large DataFrame costs more to
-    hash than most tasks to run, and its pickle need not be the same after a cache load)."""
-    if not spec.cache:
-        return ""
-    modules = ", ".join(names.module_alias[m.name] for m in spec.modules)
-    return f'''\
-MODULES_SOURCE = "".join(inspect.getsource(module) for module in [{modules}])
-
-
-def cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    """Cached results are reused while the config, the flow inputs and the modules stay the same.
-
-    The values a task receives from earlier tasks follow from those, so they are not hashed.
-    """
-    return hash_objects(parameters["hamilton_config"], parameters.get("inputs"), MODULES_SOURCE)
-
-
-CACHE_POLICY = TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=cache_key)
-
-
-'''
+def _parameter_doc(parameter: Parameter) -> str:
+    """What the Prefect UI says of a parameter: the nodes that take it, whence its default."""
+    text = f"Hamilton input of {_words(parameter.users)}" if parameter.users else "Hamilton input"
+    if parameter.optional:
+        text += "; when None, the function's own default applies"
+    elif parameter.from_notebook:
+        text += "; default from the notebook's parameters cell"
+    elif parameter.default is not NOT_GIVEN:
+        text += "; default from the function's signature"
+    return f"{parameter.name}: {text}."
 
 
 def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
@@ -483,152 +487,102 @@ def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
         if spec.retry_delay:
             options.append(f"retry_delay_seconds={_number(spec.retry_delay)}")
     if spec.tags:
-        options.append(f"tags={_list(spec.tags)}")
+        options.append(literal(list(spec.tags)).join(["tags=", ""]))
     if spec.cache:
         options += ["cache_policy=CACHE_POLICY", "persist_result=True"]
     else:
         options.append("cache_policy=NO_CACHE")
-    line = f"@task({', '.join(options)})"
-    if len(line) <= WIDTH:
-        return line
-    return "@task(\n" + "".join(f"    {option},\n" for option in options) + ")"
+    return _layout(_Group("@task(", tuple(options), ")"))
 
 
 def _task_source(spec: FlowSpec, task: TaskPlan, names: _Names) -> str:
-    plan = spec.plan
     has_inputs = bool(spec.parameters)
     arguments = ["hamilton_config: dict[str, Any]"]
     if has_inputs:
         arguments.append("inputs: dict[str, Any]")
     arguments += [f"from_{upstream}: dict[str, Any]" for upstream in task.upstream]
-    header = f"def {names.task_function[task.name]}({', '.join(arguments)}) -> dict[str, Any]:"
-    if len(header) > WIDTH:
-        header = (
-            f"def {names.task_function[task.name]}(\n"
-            + "".join(f"    {a},\n" for a in arguments)
-            + ") -> dict[str, Any]:"
-        )
+    function = names.task_function[task.name]
+    header = _Group(f"def {function}(", tuple(arguments), ") -> dict[str, Any]:")
     modules = f"module{'s' if len(task.modules) > 1 else ''} {_words(list(task.modules))}"
-    doc = f'"""Run {", ".join(task.nodes)} ({modules})."""'
-    if len(doc) + 4 > WIDTH:
-        count = f"{len(task.nodes)} node{'s' if len(task.nodes) > 1 else ''}"
-        doc = (
-            f'"""Run {count} of {modules}.\n\n{_wrap(", ".join(task.nodes) + ".", "    ")}\n    """'
-        )
-    received = ", ".join(
-        f"{literal(name)}: from_{plan.task_of[name]}[{literal(name)}]" for name in task.receives
+    summary = f"Run {', '.join(task.nodes)} ({modules})."
+    doc = [summary]
+    if len(summary) + 10 > WIDTH:
+        doc = [f"Run {_plural(len(task.nodes), 'node')} of {modules}.", ""]
+        doc += _wrap(", ".join(task.nodes) + ".", 4)
+    call: list[_Source] = ["MODULES", "hamilton_config", _names_list(task.outputs, "outputs=")]
+    shares = [name for name in task.shares if name not in task.outputs]
+    if shares:
+        call.append(_names_list(shares, "shares="))
+    if has_inputs:
+        call.append("inputs=inputs")
+    if task.receives:
+        call.append(_names_list(task.receives, "receives="))
+        upstream = tuple(f"from_{up}" for up in task.upstream)
+        call.append(_Group("upstream=[", upstream, "]"))
+    if spec.allow_module_overrides:
+        call.append("allow_module_overrides=True")
+    return "\n".join(
+        [
+            _task_decorator(spec, task),
+            _layout(header),
+            _docstring(doc, 4),
+            _layout(_Group("return run_nodes(", tuple(call), ")"), 4),
+        ]
     )
-    call = [
-        "hamilton_config",
-        f"outputs={_list(task.outputs)}",
-        f"shares={_list(n for n in task.shares if n not in task.outputs)}",
-        f"inputs={'inputs' if has_inputs else '{}'}",
-        f"received={{{received}}}",
-    ]
-    one_line = f"    return run_nodes({', '.join(call)})"
-    if len(one_line) <= WIDTH:
-        body = one_line
-    else:
-        lines = ["    return run_nodes("]
-        for argument in call:
-            if argument.startswith("received=") and len(argument) + 9 > WIDTH and task.receives:
-                lines.append("        received={")
-                lines += [
-                    f"            {literal(name)}: from_{plan.task_of[name]}[{literal(name)}],"
-                    for name in task.receives
-                ]
-                lines.append("        },")
-            else:
-                lines.append(f"        {argument},")
-        lines.append("    )")
-        body = "\n".join(lines)
-    return f"{_task_decorator(spec, task)}\n{header}\n    {doc}\n{body}\n"
 
 
-def _flow_source(spec: FlowSpec, names: _Names, signature: list[str]) -> str:
-    plan = spec.plan
-    lines = [f"@flow(name={literal(spec.name)})", f"def {spec.name}("]
-    lines += [f"    {parameter}," for parameter in signature]
-    lines.append(block_literal(spec.config, "    ", "hamilton_config: dict[str, Any] = ", ","))
-    lines.append("    hamilton_config_variable: str | None = None,")
-    lines.append(") -> dict[str, Any]:")
-    doc = [
-        f'    """Compute {_words(plan.outputs)}; a dict by node name.',
-        "",
-        *textwrap.wrap(
-            "`hamilton_config` is the Hamilton config (recorded with every run); "
-            "`hamilton_config_variable` names a Prefect Variable whose JSON object replaces it.",
-            WIDTH - 4,
-            initial_indent="    ",
-            subsequent_indent="    ",
-        ),
-        '    """',
+def _flow_docstring(spec: FlowSpec) -> list[str]:
+    outputs = spec.plan.outputs
+    summary = f"Compute {_words(outputs)} with Hamilton; a dict by node name."
+    lines = [summary]
+    if len(summary) + 10 > WIDTH:
+        lines = [f"Compute {_plural(len(outputs), 'output')} with Hamilton; a dict by node name."]
+        lines += ["", *_wrap(f"Outputs: {_words(outputs)}.", 4)]
+    described = [_parameter_doc(parameter) for parameter in spec.parameters]
+    described += [
+        "hamilton_config: The Hamilton config (recorded with every run).",
+        "hamilton_config_variable: The name of a Prefect Variable whose JSON object replaces "
+        "hamilton_config.",
     ]
-    lines += doc
-    lines += [
+    lines += ["", "    Args:"]
+    for text in described:
+        lines += _wrap(text, 8, 12)
+    lines += ["", "    Returns:", "        The outputs by node name."]
+    return lines
+
+
+def _flow_source(spec: FlowSpec, names: _Names, signature: list[_Source]) -> str:
+    config = _literal(spec.config, "hamilton_config: dict[str, Any] = ")
+    parameters = (*signature, config, "hamilton_config_variable: str | None = None")
+    lines = [
+        MUTABLE_DEFAULTS,
+        f"@flow(name={literal(spec.name)})",
+        _layout(_Group(f"def {spec.name}(", parameters, ") -> dict[str, Any]:")),
+        _docstring(_flow_docstring(spec), 4),
         "    if hamilton_config_variable is not None:",
         "        hamilton_config = config_from_variable(hamilton_config_variable)",
     ]
-    given = [p for p in spec.parameters if not p.optional]
     if spec.parameters:
-        items = ", ".join(f"{literal(p.name)}: {p.name}" for p in given)
-        lines.append(f"    inputs = {{{items}}}")
+        given = tuple(f"{literal(p.name)}: {p.name}" for p in spec.parameters if not p.optional)
+        lines.append(_layout(_Group("inputs = {", given, "}"), 4))
         for parameter in spec.parameters:
             if parameter.optional:
                 lines += [
                     f"    if {parameter.name} is not None:",
                     f"        inputs[{literal(parameter.name)}] = {parameter.name}",
                 ]
-    for task in plan.tasks:
+    for task in spec.plan.tasks:
         arguments = ["hamilton_config"] + (["inputs"] if spec.parameters else [])
         arguments += [f"from_{up}={names.future[up]}" for up in task.upstream]
-        lines.append(
-            f"    {names.future[task.name]} = {names.task_function[task.name]}.submit({', '.join(arguments)})"
-        )
-    with_outputs = [task for task in plan.tasks if task.outputs]
-    results = ", ".join(f"**{names.future[task.name]}.result()" for task in with_outputs)
+        submit = f"{names.future[task.name]} = {names.task_function[task.name]}.submit("
+        lines.append(_layout(_Group(submit, tuple(arguments), ")"), 4))
+    results = tuple(
+        f"**{names.future[task.name]}.result()" for task in spec.plan.tasks if task.outputs
+    )
     lines += [
-        f"    values = {{{results}}}",
+        _layout(_Group("values = {", results, "}"), 4),
         "    outputs = {name: values[name] for name in OUTPUTS}",
-        "    publish_summary(outputs)",
+        "    publish_summary(ARTIFACT_PREFIX, outputs)",
         "    return outputs",
     ]
-    return "\n".join(line if len(line) <= WIDTH else _split_long(line) for line in lines) + "\n"
-
-
-def _split_long(line: str) -> str:
-    """Break a long `x = f(a, b, c)` or dict line after its opening bracket, one item per line."""
-    indent = line[: len(line) - len(line.lstrip())]
-    for opening, closing in (("(", ")"), ("{", "}")):
-        start = line.find(opening)
-        if start != -1 and line.rstrip().endswith(closing):
-            inner = line[start + 1 : line.rstrip().rfind(closing)]
-            items = _split_top_level(inner)
-            body = "".join(f"{indent}    {item.strip()},\n" for item in items)
-            return f"{line[: start + 1]}\n{body}{indent}{closing}"
-    return line
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas that are not inside brackets or strings."""
-    items, depth, current, quote = [], 0, "", ""
-    for char in text:
-        if quote:
-            current += char
-            if char == quote:
-                quote = ""
-            continue
-        if char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append(current)
-            current = ""
-            continue
-        current += char
-    if current.strip():
-        items.append(current)
-    return items
+    return "\n".join(lines)
