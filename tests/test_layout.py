@@ -77,7 +77,7 @@ def on_outline(
 
 def path_points(path: str) -> list[tuple[float, float]]:
     numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", path)]
-    return list(zip(numbers[::2], numbers[1::2]))
+    return list(zip(numbers[::2], numbers[1::2], strict=True))
 
 
 @pytest.mark.parametrize("engine", ENGINES)

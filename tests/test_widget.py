@@ -18,9 +18,11 @@ from promote_examples import load_workspace
 
 import kit
 from kit.cli import main as kit_main
+from kit.dag import page, payload
 from kit.dag.payload import MODULE_PREFIX, dag_payload
 from kit.errors import CellError, GraphError, MissingInputsError, UnknownNodeError
 from kit.widget import DagWidget
+from kit.widget._panel import SubmitStream
 from kit.workspace import Workspace
 
 PREP = """\
@@ -66,7 +68,7 @@ def score(fit: float, clean: pd.DataFrame) -> float:
 
 @pytest.fixture
 def ws(project: Path) -> Workspace:
-    """The kernel's workspace with two cell modules: prep (raw, clean) and model (fit variants, score)."""
+    """The kernel's workspace: cell modules prep (raw, clean) and model (fit variants, score)."""
     workspace = kit.workspace()
     workspace.add_cell("prep", PREP, magic_line="%%hamilton prep")
     workspace.add_cell("model", MODEL, magic_line="%%hamilton model")
@@ -277,14 +279,16 @@ def test_the_front_end_files_ship_with_the_package() -> None:
 def test_rerunning_a_cell_updates_the_widget_in_place_keeping_the_selection(shell) -> None:
     run_cell(
         shell,
-        "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef b(a: int) -> int:\n    return a + 1\n",
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\n"
+        "def b(a: int) -> int:\n    return a + 1\n",
     )
     widget = kit.workspace().widget()
     widget.selected = ["b", "a"]
 
     run_cell(
         shell,
-        "%%hamilton base\ndef a() -> int:\n    return 1\n\ndef c(a: int) -> int:\n    return a + 2\n",
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\n"
+        "def c(a: int) -> int:\n    return a + 2\n",
     )
 
     assert kit.workspace().widget() is widget
@@ -433,9 +437,11 @@ def test_promote_writes_the_flow_and_shows_its_path_and_line(ws: Workspace, proj
     assert widget.panel.promote_error.value == ""
     flow = project / "flows" / "scoring.py"
     assert flow.is_file() and "def scoring(" in flow.read_text()
-    shown = widget.panel.promote_result.value
-    assert "flows/scoring.py" in shown
-    assert "%hamilton_promote scoring --outputs score clean --tasks per-output" in shown
+    assert "flows/scoring.py" in widget.panel.promote_result.value
+    assert (
+        widget.panel.promote_line.text
+        == "%hamilton_promote scoring --outputs score clean --tasks per-output"
+    )
 
 
 def test_promote_mistakes_are_shown_in_the_panel(ws: Workspace, project: Path) -> None:
@@ -514,3 +520,159 @@ def test_the_promote_tab_shows_the_plan_notes_before_the_flow_is_written(project
     widget.panel.tabs.selected_index = 1
     assert "Note: modules loop_a, loop_b feed each other" in widget.panel.task_graph.value
     assert widget.plan["task_of"]["finish"] == "loop_a_and_loop_b"
+
+
+# -- one declared shape, one set of colours -------------------------------------------------------
+
+PAYLOAD_TYPES = (
+    payload.Variant,
+    payload.DagNode,
+    payload.DagEdge,
+    payload.GroupBox,
+    payload.Unchosen,
+    payload.ModuleEntry,
+    payload.DagPayload,
+    payload.TaskEntry,
+    payload.TaskColouring,
+)
+
+
+def jsdoc_typedefs(js: str) -> dict[str, set[str]]:
+    """The `@typedef {Object} NAME` blocks of a JS file: NAME -> its `@property` names."""
+    found: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in js.splitlines():
+        typedef = re.search(r"@typedef \{Object\} (\w+)", line)
+        prop = re.search(r"@property \{[^}]*\} \[?(\w+)", line)
+        if typedef:
+            current = found.setdefault(typedef.group(1), set())
+        elif prop and current is not None:
+            current.add(prop.group(1))
+        elif "*/" in line:
+            current = None
+    return found
+
+
+def test_the_payload_types_of_python_and_of_the_front_end_name_the_same_keys() -> None:
+    typedefs = jsdoc_typedefs((Path(kit.__file__).parent / "widget" / "dag.js").read_text())
+    for declared in PAYLOAD_TYPES:
+        assert typedefs.get(declared.__name__) == set(declared.__annotations__), declared.__name__
+
+
+def test_a_payload_has_exactly_the_declared_keys(ws: Workspace) -> None:
+    data = dag_payload(ws, collapsed=["model"])
+    assert set(data) == set(payload.DagPayload.__annotations__)
+    for node in data["nodes"]:
+        optional = payload.DagNode.__optional_keys__ if node["kind"] == "module" else set()
+        assert set(node) == payload.DagNode.__required_keys__ | optional
+    for variant in by_id(data)["fit"]["variants"] if "fit" in by_id(data) else []:
+        assert set(variant) == set(payload.Variant.__annotations__)
+    assert {frozenset(g) for g in data["groups"]} == {frozenset(payload.GroupBox.__annotations__)}
+    assert {frozenset(m) for m in data["modules"]} == {
+        frozenset(payload.ModuleEntry.__annotations__)
+    }
+
+
+def test_the_static_svg_takes_its_colours_from_the_widget_stylesheet() -> None:
+    css = (Path(kit.__file__).parent / "widget" / "dag.css").read_text()
+    assert page.css_colours(css) == page.COLOURS
+    assert {"ink", "muted", "line", "input-fill", "input-line", "config-fill"} <= set(page.COLOURS)
+    assert not re.findall(r"#[0-9a-fA-F]{6}\b", Path(page.__file__).read_text()), (
+        "page.py names no colour of its own"
+    )
+
+
+def test_a_config_node_is_drawn_in_the_config_colours(ws: Workspace) -> None:
+    svg = page.svg_picture(dag_payload(ws))
+    config_node = re.search(r"<g class=\"kit-node kit-kind-config\".*?</g>", svg, re.S).group(0)
+    assert f'fill="{page.COLOURS["config-fill"]}"' in config_node
+    assert f'stroke="{page.COLOURS["config-line"]}"' in config_node
+
+
+# -- what kit submit prints, as the Submit tab reads it -------------------------------------------
+
+
+def test_the_submit_stream_reads_phases_and_puts_the_result_first() -> None:
+    stream = SubmitStream()
+    for line in [
+        "==> validating notebooks/x.ipynb\n",
+        "Executing:  50%|#####     | 1/2 [00:01<00:01]\rExecuting: 100%|######| 2/2 [00:02]\n",
+        "step 1 of 2\rstep 2 of 2\n",
+        "1 of 1 notebook passed\n",
+        "==> starting the local Prefect\n",
+        "==> running flow model_training\n",
+        "12:00:01 | INFO | Flow run 'red-fox' - Finished in state Completed()\n",
+        "==> done: 1 of 1 flow run completed\n",
+        "Prefect: http://127.0.0.1:4321/api (kit server)\n",
+        "flow model_training: run 'red-fox' 1a2b-3c: Completed\n",
+        "  http://127.0.0.1:4321/runs/flow-run/1a2b-3c\n",
+        "1 of 1 flow run completed\n",
+    ]:
+        stream.feed(line)
+
+    assert stream.phases == [
+        "validating notebooks/x.ipynb",
+        "starting the local Prefect",
+        "running flow model_training",
+        "done: 1 of 1 flow run completed",
+    ]
+    assert not [line for line in stream.lines() if "Executing" in line], "no progress bars"
+    assert "step 2 of 2" in stream.lines() and "step 1 of 2" not in "".join(stream.lines())
+    assert stream.summary() == [
+        "Prefect: http://127.0.0.1:4321/api (kit server)",
+        "flow model_training: run 'red-fox' 1a2b-3c: Completed",
+        "  http://127.0.0.1:4321/runs/flow-run/1a2b-3c",
+        "1 of 1 flow run completed",
+    ]
+    running = stream.phases_html(finished=False, failed=False)
+    assert running.count("kit-phase-current") == 1 and running.index("done") > running.index(
+        "running flow"
+    )
+
+
+def test_the_submit_tab_shows_the_result_first_with_the_run_linked(ws: Workspace) -> None:
+    panel = ws.widget().panel
+    stream = SubmitStream()
+    for line in [
+        "==> validating x.ipynb\n",
+        "==> done: 1 of 1 flow run completed\n",
+        "flow f: run 'a' 9: Completed\n",
+        "  http://127.0.0.1:4321/runs/flow-run/9\n",
+    ]:
+        stream.feed(line)
+    panel._show(stream, finished=True)
+
+    summary = panel.submit_summary.value
+    assert '<a href="http://127.0.0.1:4321/runs/flow-run/9"' in summary
+    tab = panel.tabs.children[2].children
+    assert tab.index(panel.submit_summary) < tab.index(panel.submit_log)
+    assert tab.index(panel.submit_phases) < tab.index(panel.submit_summary)
+
+
+def test_a_failed_submit_shows_kit_s_error_as_the_result() -> None:
+    stream = SubmitStream()
+    stream.feed("==> validating x.ipynb\n")
+    stream.feed("kit submit: validation of x.ipynb failed; nothing was submitted\n")
+    assert stream.summary() == ["kit submit: validation of x.ipynb failed; nothing was submitted"]
+    assert "kit-phase-failed" in stream.phases_html(finished=True, failed=True)
+
+
+def test_the_submit_tab_offers_the_flows_the_notebook_owns(
+    ws: Workspace, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = write_notebook(project / "notebooks" / "two.ipynb", "%%hamilton prep\n" + PREP)
+    ws.notebook = "notebooks/two.ipynb"
+    monkeypatch.chdir(project)
+    for flow in ("first", "second"):
+        ws.promote(flow, ["clean"])
+    panel = ws.widget().panel
+    panel.tabs.selected_index = 2
+    assert panel.submit_error.value == ""
+    assert [box.description for box in panel.submit_flows.children] == ["first", "second"]
+    assert all(box.value for box in panel.submit_flows.children)
+
+    for box in panel.submit_flows.children:
+        box.value = False
+    panel.submit_button.click()
+    assert "no flow is chosen" in panel.submit_error.value
+    assert notebook.is_file()

@@ -75,7 +75,7 @@ def layout(
     *,
     engine: str | None = None,
 ) -> Placement:
-    """Place `boxes` in ranks, top to bottom, edges pointing down; `engine` is 'dot', 'igraph' or None (best)."""
+    """Place `boxes` in ranks, top to bottom; `engine` is 'dot', 'igraph' or None (the best)."""
     if not boxes:
         return Placement(engine=engine or "none", width=0.0, height=0.0)
     dot = dot_path()
@@ -103,7 +103,8 @@ def _dot_source(
     index = {box.id: i for i, box in enumerate(boxes)}
     lines = [
         "digraph kit {",
-        f"  graph [rankdir=TB, newrank=true, nodesep={NODE_GAP / 72:.3f}, ranksep={RANK_GAP / 72:.3f}, "
+        f"  graph [rankdir=TB, newrank=true, nodesep={NODE_GAP / 72:.3f}, "
+        f"ranksep={RANK_GAP / 72:.3f}, "
         'fontsize=11, fontname="DejaVu Sans Bold", margin=0];',
         '  node [shape=box, fixedsize=true, label=""];',
         "  edge [arrowsize=0.6];",
@@ -197,7 +198,7 @@ def _read_dot_json(graph: dict, boxes: Sequence[Box], groups: Sequence[Group]) -
 
 
 def _spline_path(pos: str, dx: float, flip: float) -> str:
-    """dot's `pos` of an edge ("e,x,y x0,y0 x1,y1 ...", a B-spline) as SVG path data ending at the arrow tip.
+    """dot's `pos` of an edge ("e,x,y x0,y0 x1,y1 ...", a B-spline) as SVG path data to its tip.
 
     Points move by `dx` and flip vertically about `flip` (dot's y grows upwards, SVG's downwards).
     """
@@ -221,7 +222,7 @@ def _spline_path(pos: str, dx: float, flip: float) -> str:
 
 
 def _ranks(boxes: Sequence[Box], edges: Sequence[tuple[int, int]]) -> list[int] | None:
-    """Longest-path ranks, each source pulled down to just above its first consumer; None for a cycle.
+    """Longest-path ranks, each source pulled down to just above its first consumer (None: a cycle).
 
     A source (an external input, a function of no parameters) then sits beside the nodes it
     feeds, as dot places it, rather than on a crowded top rank with long edges down.
@@ -259,7 +260,7 @@ def _igraph_layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Pl
             hgap=1, vgap=1
         )
         unit_x = [x for x, _ in sugiyama.coords[: len(boxes)]]
-        rank_of = [int(round(y)) for _, y in sugiyama.coords[: len(boxes)]]
+        rank_of = [round(y) for _, y in sugiyama.coords[: len(boxes)]]
         bends: list[list[tuple[float, int]]] = [[] for _ in pairs]
     else:
         # An edge that skips ranks runs through one bend vertex per skipped rank, so that igraph

@@ -128,7 +128,7 @@ def _legend_svg(payload: Mapping[str, Any], top: float, width: float) -> tuple[s
     return "".join(parts), (y - top + 10 if entries else 0.0)
 
 
-def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -> str:
+def svg_picture(payload: Mapping[str, Any]) -> str:
     """A static SVG of a laid-out payload (the DAG, or the task graph of a promotion preview)."""
     width, height = float(payload.get("width") or 0), float(payload.get("height") or 0)
     if not payload.get("nodes"):
@@ -173,10 +173,7 @@ def svg_picture(payload: Mapping[str, Any], *, max_width: float | None = None) -
         body = "".join(parts)
         legend, legend_height = _legend_svg(payload, height, width)
     total_height = height + legend_height
-    size = {"width": width, "height": total_height}
-    if max_width is not None and width > max_width:
-        size = {"width": max_width, "height": round(total_height * max_width / width, 1)}
-    box = _attrs(viewBox=f"0 0 {width} {total_height}", **size)
+    box = _attrs(viewBox=f"0 0 {width} {total_height}", width=width, height=total_height)
     marker = _attrs(
         id="kit-arrow",
         viewBox="0 0 10 10",

@@ -17,7 +17,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.dag.layout import Box, Group, Placement, layout
@@ -25,6 +25,111 @@ from kit.errors import GraphError
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
+
+# -- the payload's shape (kit/widget/dag.js declares the same in JSDoc typedefs of these names) --
+
+
+class Variant(TypedDict):
+    """One `@config.when` implementation of a node."""
+
+    function: str
+    when: str
+    chosen: bool
+
+
+class _DrawnBox(TypedDict):
+    """What every box of the DAG has."""
+
+    id: str
+    name: str
+    kind: Literal["function", "input", "config", "module"]
+    sub: str
+    type: str
+    module: str | None
+    doc: str
+    tags: dict[str, Any]
+    source: str
+    variants: list[Variant]
+    color: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class DagNode(_DrawnBox, total=False):
+    """A box of the DAG: a node, or a collapsed module (which alone has `members`)."""
+
+    members: list[str]
+
+
+class DagEdge(TypedDict):
+    """An edge between displayed boxes, as SVG path data."""
+
+    source: str
+    target: str
+    path: str
+
+
+class GroupBox(TypedDict):
+    """The rectangle of a module's group."""
+
+    name: str
+    kind: Literal["module"]
+    color: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class Unchosen(TypedDict):
+    """A node of a module that no implementation the config chose defines."""
+
+    node: str
+    variants: list[Variant]
+
+
+class ModuleEntry(TypedDict):
+    """A module as the legend lists it."""
+
+    name: str
+    color: str
+    collapsed: bool
+    count: int
+    cell: bool
+    unchosen: list[Unchosen]
+
+
+class DagPayload(TypedDict):
+    """Everything the front end draws; `deps` and `shown` cover every node, collapsed or not."""
+
+    engine: str
+    note: str
+    width: float
+    height: float
+    nodes: list[DagNode]
+    edges: list[DagEdge]
+    groups: list[GroupBox]
+    modules: list[ModuleEntry]
+    deps: dict[str, list[str]]
+    shown: dict[str, str]
+
+
+class TaskEntry(TypedDict):
+    """A task of a promotion preview, with its colour."""
+
+    name: str
+    color: str
+    outputs: list[str]
+
+
+class TaskColouring(TypedDict):
+    """The widget's `plan`: which task runs each node."""
+
+    task_of: dict[str, str]
+    tasks: list[TaskEntry]
+
 
 # Colour-blind friendly (Okabe-Ito and Tableau tones), light enough to read black text on.
 PALETTE = (
@@ -39,6 +144,7 @@ PALETTE = (
     "#ff9da7",
     "#8cd17d",
 )
+NO_MODULE = "#9aa0a6"  # the colour of a node in no module (an external input)
 MODULE_PREFIX = "module:"  # id of the box that stands for a collapsed module
 NODE_HEIGHT = 38.0
 NAME_CHAR = 7.3  # px per character of a node name (12px monospace)
@@ -61,12 +167,12 @@ def check_acyclic(graph: DagGraph) -> None:
         ).prepare()
     except graphlib.CycleError as error:
         cycle = list(error.args[1])
-        modules = sorted({graph.nodes[n].module for n in cycle if graph.nodes[n].module})
+        modules = sorted({module for n in cycle if (module := graph.nodes[n].module)})
         raise GraphError(
             f"the DAG has a cycle: {' -> '.join(cycle)}",
             modules=modules,
-            hint="a node cannot depend on itself through other nodes; rename a parameter or a function "
-            f"of module{'s' if len(modules) > 1 else ''} {', '.join(map(repr, modules))}",
+            hint="a node cannot depend on itself through other nodes; rename a parameter or a "
+            f"function of module{'s' if len(modules) > 1 else ''} {', '.join(map(repr, modules))}",
         ) from None
 
 
@@ -114,7 +220,7 @@ def _decorator_text(fn: Any, decorators: Sequence[Any]) -> str:
     return f"@config on {', '.join(keys)}" if keys else "@config"
 
 
-def implementations(module: Any, config: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def implementations(module: Any, config: Mapping[str, Any]) -> dict[str, list[Variant]]:
     """Node name -> the `@config`-decorated functions of `module` that would define it.
 
     Hamilton names the node of `name__variant` after `name` (or after `@config.when(name=...)`),
@@ -123,7 +229,7 @@ def implementations(module: Any, config: Mapping[str, Any]) -> dict[str, list[di
     from hamilton import graph_utils
     from hamilton.function_modifiers import base
 
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[Variant]] = {}
     for attribute, fn in graph_utils.find_functions(module):
         decorators = _config_decorators(fn)
         if not decorators:
@@ -160,9 +266,9 @@ def _relative(ws: Workspace, path: str) -> str:
 
 
 def _node(
-    info: NodeInfo, ws: Workspace, variants: list[dict[str, Any]], config: Mapping[str, Any]
-) -> dict:
-    kind = (
+    info: NodeInfo, ws: Workspace, variants: list[Variant], config: Mapping[str, Any], colour: str
+) -> DagNode:
+    kind: Literal["function", "input", "config"] = (
         "config"
         if info.is_input and info.name in config
         else "input"
@@ -192,6 +298,9 @@ def _node(
         },  # Hamilton's own tag
         "source": _source_text(info, ws),
         "variants": variants,
+        "color": colour,
+        "x": 0.0,  # until laid out
+        "y": 0.0,
         "w": _box_width(info.name, sub),
         "h": NODE_HEIGHT,
     }
@@ -202,7 +311,7 @@ def _group_of(node: Mapping[str, Any]) -> str | None:
     return node["module"] if node["kind"] == "function" else None
 
 
-def _module_box(name: str, members: Sequence[str]) -> dict:
+def _module_box(name: str, members: Sequence[str], colour: str) -> DagNode:
     sub = f"{len(members)} node{'s' if len(members) != 1 else ''}, collapsed"
     return {
         "id": MODULE_PREFIX + name,
@@ -216,6 +325,9 @@ def _module_box(name: str, members: Sequence[str]) -> dict:
         "source": "",
         "variants": [],
         "members": list(members),
+        "color": colour,
+        "x": 0.0,  # until laid out
+        "y": 0.0,
         "w": _box_width(name, sub),
         "h": NODE_HEIGHT,
     }
@@ -224,7 +336,7 @@ def _module_box(name: str, members: Sequence[str]) -> dict:
 # -- the payload --------------------------------------------------------------------------------
 
 
-def empty_payload() -> dict[str, Any]:
+def empty_payload() -> DagPayload:
     """The payload of a workspace without nodes."""
     return {
         "engine": "none",
@@ -242,7 +354,7 @@ def empty_payload() -> dict[str, Any]:
 
 def dag_payload(
     ws: Workspace, *, collapsed: Iterable[str] = (), engine: str | None = None
-) -> dict[str, Any]:
+) -> DagPayload:
     """The whole workspace DAG, laid out, with the modules in `collapsed` drawn as one box each.
 
     Raises the workspace's KitError when its DAG cannot be built, and GraphError on a cycle.
@@ -255,8 +367,8 @@ def dag_payload(
     colours = module_colours(ws.entries)
     collapsed = [name for name in collapsed if name in colours]
 
-    variants: dict[str, list[dict[str, Any]]] = {}
-    unchosen: dict[str, list[dict[str, Any]]] = {}
+    variants: dict[str, list[Variant]] = {}
+    unchosen: dict[str, list[Unchosen]] = {}
     for name, module in ws.modules.items():
         for node_name, found in implementations(module, config).items():
             info = graph.nodes.get(node_name)
@@ -274,13 +386,16 @@ def dag_payload(
         else:
             shown[info.name] = info.name
 
-    nodes: list[dict] = []
-    for info in graph.nodes.values():
-        if info.module not in collapsed:
-            nodes.append(_node(info, ws, variants.get(info.name, []), config))
-    nodes.extend(_module_box(name, members[name]) for name in collapsed if members[name])
-    for node in nodes:
-        node["color"] = colours.get(node["module"] or "", "#9aa0a6")
+    nodes = [
+        _node(
+            info, ws, variants.get(info.name, []), config, colours.get(info.module or "", NO_MODULE)
+        )
+        for info in graph.nodes.values()
+        if info.module not in collapsed
+    ]
+    nodes.extend(
+        _module_box(name, members[name], colours[name]) for name in collapsed if members[name]
+    )
 
     edges: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
@@ -300,21 +415,21 @@ def dag_payload(
 def _assemble(
     ws: Workspace,
     graph: DagGraph,
-    nodes: list[dict],
+    nodes: list[DagNode],
     placement: Placement,
     colours: Mapping[str, str],
     collapsed: Sequence[str],
-    unchosen: Mapping[str, list[dict[str, Any]]],
+    unchosen: Mapping[str, list[Unchosen]],
     shown: Mapping[str, str],
-) -> dict[str, Any]:
+) -> DagPayload:
     for node in nodes:
         node["x"], node["y"] = placement.centres[node["id"]]
-    group_boxes = [
+    group_boxes: list[GroupBox] = [
         {"name": name, "kind": "module", "color": colours[name], "x": x, "y": y, "w": w, "h": h}
         for name, (x, y, w, h) in placement.groups.items()
     ]
     counts = Counter(info.module for info in graph.nodes.values())
-    modules = [
+    modules: list[ModuleEntry] = [
         {
             "name": name,
             "color": colour,

@@ -9,6 +9,7 @@ of kit.widget._panel beside it (what will run, Run, Promote to flow, Submit).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import traceback
 from pathlib import Path
@@ -46,7 +47,7 @@ def describe_error(error: BaseException) -> str:
 
 
 class DagWidget(anywidget.AnyWidget):
-    """The interactive DAG of one workspace; `selected` is the synced list of selected node names."""
+    """The interactive DAG of one workspace; `selected` is the synced list of selected nodes."""
 
     _esm = _HERE / "dag.js"
     _css = _HERE / "dag.css"
@@ -79,7 +80,7 @@ class DagWidget(anywidget.AnyWidget):
     # -- following the workspace -------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Draw the workspace as it is now; on an error keep the last good graph and show the error."""
+        """Draw the workspace as it is now; on an error keep the last good graph and say why."""
         try:
             payload = dag_payload(self.workspace, collapsed=self.collapsed)
         except Exception as error:
@@ -87,7 +88,7 @@ class DagWidget(anywidget.AnyWidget):
             return
         modules = {module["name"] for module in payload["modules"]}
         with self.hold_sync():
-            self.graph = payload
+            self.graph = dict(payload)
             self.error = ""
             kept = [name for name in self.selected if name in payload["deps"]]
             if kept != self.selected:
@@ -103,16 +104,14 @@ class DagWidget(anywidget.AnyWidget):
         self.refresh()
 
     def _after_cell(self, result: Any) -> None:
-        """A `%%hamilton` cell that failed left the workspace as it was: say why over the last graph."""
+        """A `%%hamilton` cell that failed left the workspace as it was: say why, over its graph."""
         if isinstance(result.error_in_exec, _DAG_ERRORS):
             self.error = describe_error(result.error_in_exec)
 
     def close(self) -> None:
         if self._shell is not None:
-            try:
+            with contextlib.suppress(ValueError):  # already unregistered
                 self._shell.events.unregister("post_run_cell", self._after_cell)
-            except ValueError:
-                pass
         super().close()
 
     # -- selection ---------------------------------------------------------------------------
@@ -145,6 +144,13 @@ class DagWidget(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The graph with the panel beside it."""
         return self._box._repr_mimebundle_(**kwargs)
+
+
+class CommandLine(anywidget.AnyWidget):
+    """A command line shown as code (no wrapping, scrolled sideways) with a Copy button."""
+
+    _esm = _HERE / "command.js"
+    text = traitlets.Unicode("").tag(sync=True)
 
 
 def ipython_shell() -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import html
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,13 +22,16 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from kit.errors import KitError
-from kit.widget import describe_error, ipython_shell
+from kit.widget import CommandLine, describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.widget import DagWidget
 
 STRATEGIES = ("single", "by-module", "per-output", "by-tag")
 LOG_LINES = 400  # lines of `kit submit` output the panel keeps
+PHASE = "==> "  # how `kit submit` starts a phase line
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # a tqdm bar: drawn over itself, noise in a log
+RUN_URL = re.compile(r"https?://[^\s<>&\"']+/runs/flow-run/[\w-]+")
 
 
 def _code(text: str) -> str:
@@ -45,7 +50,7 @@ def _error_html(text: str) -> str:
 def _shown_in(
     place: Callable[[Panel], w.HTML],
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Run a handler; put any exception it raises into the panel's HTML `place` rather than the log."""
+    """Run a handler; put any exception it raises into the panel's HTML `place`, not the log."""
 
     def decorate(handler: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(handler)
@@ -95,6 +100,7 @@ class Panel:
         )
         self.promote_error = w.HTML()
         self.promote_result = w.HTML()
+        self.promote_line = CommandLine()
         self.task_graph = w.HTML()
         promote_tab = w.VBox(
             [
@@ -104,6 +110,7 @@ class Panel:
                 self.promote_button,
                 self.promote_error,
                 self.promote_result,
+                self.promote_line,
             ]
         )
 
@@ -114,16 +121,23 @@ class Panel:
             tooltip="kit submit on this notebook as saved",
         )
         self.submit_note = w.HTML(
-            "<small>Runs <code>kit submit</code> on the notebook file as saved: save it first.</small>"
+            "<small>Runs <code>kit submit</code> on the notebook file as saved: "
+            "save it first.</small>"
         )
+        self.submit_flows = w.VBox()  # a checkbox per flow the notebook owns
         self.submit_status = w.HTML()
+        self.submit_phases = w.HTML()
+        self.submit_summary = w.HTML()
         self.submit_error = w.HTML()
         self.submit_log = w.HTML()
         submit_tab = w.VBox(
             [
                 self.submit_note,
+                self.submit_flows,
                 self.submit_button,
                 self.submit_status,
+                self.submit_phases,
+                self.submit_summary,
                 self.submit_error,
                 self.submit_log,
             ]
@@ -143,6 +157,7 @@ class Panel:
         widget.observe(lambda _: self.update(), names=["selected", "graph"])
         self.strategy.observe(lambda _: self.preview(), names="value")
         self.tabs.observe(lambda _: self.preview(), names="selected_index")
+        self.tabs.observe(lambda _: self.list_flows(), names="selected_index")
         self._submitting: threading.Thread | None = None
         self.update()
 
@@ -178,7 +193,7 @@ class Panel:
 
     @_shown_in(lambda panel: panel.run_error)
     def run(self) -> None:
-        """Execute the selection, with missing inputs taken from notebook variables; show the results."""
+        """Execute the selection (missing inputs from notebook variables); show the results."""
         ws = self.widget.workspace
         outputs = list(self.widget.selected)
         if not outputs:
@@ -224,7 +239,7 @@ class Panel:
         )
         self.task_graph.value = (
             f"<b>{count} task{'s' if count != 1 else ''}</b>"
-            f'<div class="kit-task-graph">{svg_picture(plan["graph"], max_width=320)}</div>{notes}'
+            f'<div class="kit-task-graph">{svg_picture(plan["graph"])}</div>{notes}'
         )
 
     @_shown_in(lambda panel: panel.promote_error)
@@ -243,82 +258,174 @@ class Panel:
                 "nothing is selected", hint="click the outputs the flow should compute in the graph"
             )
         self.promote_result.value = ""
+        self.promote_line.text = ""
         ws = self.widget.workspace
         path = ws.promote(flow, outputs, tasks=self.strategy.value)
         line = promote_line(flow, outputs, self.strategy.value)
         shown = ws.project.relative(path) if ws.project is not None else str(path)
-        self.promote_result.value = (
-            f"Wrote {_code(shown)}, as this line in a cell would:<br>{_code(line)}"
-        )
+        self.promote_result.value = f"Wrote {_code(shown)}, as this line in a cell would:"
+        self.promote_line.text = line
 
     # -- Submit ---------------------------------------------------------------------------------
 
     @_shown_in(lambda panel: panel.submit_error)
+    def list_flows(self) -> None:
+        """While the Submit tab is open, a checkbox per flow the notebook owns (all ticked)."""
+        if self.tabs.selected_index != 2:
+            return
+        from kit.submit import owned_flows
+
+        ws = self.widget.workspace
+        notebook = notebook_file(ws)
+        names = sorted(owned_flows(ws.project, notebook)) if ws.project is not None else []
+        if names == [box.description for box in self.submit_flows.children]:
+            return  # keep what the user ticked
+        self.submit_flows.children = [
+            w.Checkbox(value=True, description=name, indent=False, layout=w.Layout(width="auto"))
+            for name in names
+        ]
+
+    @_shown_in(lambda panel: panel.submit_error)
     def submit(self) -> None:
-        """Run `kit submit NOTEBOOK` in a subprocess; its output streams into the panel."""
+        """Run `kit submit NOTEBOOK [--flow NAME ...]` in a subprocess; the panel follows it."""
         if self._submitting is not None and self._submitting.is_alive():
             raise KitError("a submission is still running", hint="wait for it to finish")
         notebook = notebook_file(self.widget.workspace)
-        command = [sys.executable, "-m", "kit.cli", "submit", str(notebook)]
+        boxes = self.submit_flows.children
+        chosen = [box.description for box in boxes if box.value]
+        if boxes and not chosen:
+            raise KitError("no flow is chosen", hint="tick the flows to submit")
+        arguments = [notebook.name]
+        if len(chosen) < len(boxes):  # without --flow, kit submit runs every flow the notebook owns
+            for name in chosen:
+                arguments += ["--flow", name]
+        command = [sys.executable, "-m", "kit.cli", "submit", str(notebook), *arguments[1:]]
         project = self.widget.workspace.project
         cwd = project.root if project is not None else notebook.parent
         self.submit_button.disabled = True
-        self.submit_log.value = ""
-        self.submit_status.value = f"running {_code('kit submit ' + notebook.name)}..."
+        for place in (self.submit_phases, self.submit_summary, self.submit_log):
+            place.value = ""
+        shown = " ".join(["kit submit", *arguments])
+        self.submit_status.value = f"running {_code(shown)}"
         self._submitting = threading.Thread(
-            target=self._follow, args=(command, cwd, notebook.name), daemon=True
+            target=self._follow, args=(command, cwd, shown), daemon=True
         )
         self._submitting.start()
 
-    def _follow(self, command: list[str], cwd: Path, name: str) -> None:
-        """Stream the subprocess's output and running time into the panel (in a thread: the kernel stays free)."""
-        lines: list[str] = []
+    def _follow(self, command: list[str], cwd: Path, shown: str) -> None:
+        """Show the subprocess's phases as they come, then its result and log (in a thread)."""
+        stream = SubmitStream()
         started = time.monotonic()
         code: int | None = None
-        running = f"running {_code('kit submit ' + name)}..."
+        running = f"running {_code(shown)}"
         try:
             process = subprocess.Popen(
                 command,
                 cwd=cwd,
+                env={**os.environ, "TQDM_DISABLE": "1"},  # progress bars say nothing in a log
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
             )
-            reader = threading.Thread(target=_collect, args=(process, lines), daemon=True)
+            reader = threading.Thread(target=_collect, args=(process, stream), daemon=True)
             reader.start()
             while code is None:
                 try:
                     code = process.wait(timeout=1)
                 except subprocess.TimeoutExpired:
                     self.submit_status.value = f"{running} {time.monotonic() - started:.0f} s"
-                    self.submit_log.value = _log_html(lines)
+                    self._show(stream, finished=False)
             reader.join()
         except Exception as error:
             self.submit_error.value = _error_html(describe_error(error))
         finally:
             self.submit_button.disabled = False
         seconds = time.monotonic() - started
-        what = f"kit submit {html.escape(name)}"
+        what = _code(shown)
         if code == 0:
             self.submit_status.value = (
                 f'<span class="kit-submit-done">&#10003; {what} finished in {seconds:.0f} s</span>'
             )
         elif code is not None:
-            self.submit_status.value = f'<span class="kit-submit-failed">&#10007; {what} failed (exit {code}) after {seconds:.0f} s</span>'
-        self.submit_log.value = _log_html(lines)
+            self.submit_status.value = (
+                f'<span class="kit-submit-failed">&#10007; {what} failed (exit {code}) '
+                f"after {seconds:.0f} s</span>"
+            )
+        self._show(stream, finished=True, failed=code != 0)
+
+    def _show(self, stream: SubmitStream, *, finished: bool, failed: bool = False) -> None:
+        """Phases first, then the result (once finished), then the log."""
+        self.submit_phases.value = stream.phases_html(finished=finished, failed=failed)
+        summary = stream.summary() if finished else []
+        self.submit_summary.value = _summary_html(summary) if summary else ""
+        log = stream.lines()
+        self.submit_log.value = _log_html(log) if log else ""
 
 
-def _collect(process: subprocess.Popen, lines: list[str]) -> None:
-    """Append the process's output lines to `lines`, keeping the last LOG_LINES."""
+class SubmitStream:
+    """What `kit submit` prints, read line by line: its `==> ` phases, and every line as a log."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self._log: list[str] = []
+        self._after_phase = 0  # index in the log of the first line after the last phase
+        self._lock = threading.Lock()  # fed by the reader thread, shown by the following one
+
+    def feed(self, line: str) -> None:
+        """Take one line as read, with its ending; of a line drawn over ("\\r"), its last drawing;
+        a progress bar not at all."""
+        text = line.removesuffix("\n").removesuffix("\r").rsplit("\r", 1)[-1]
+        if PROGRESS_BAR.search(text):
+            return
+        with self._lock:
+            if text.startswith(PHASE):
+                self.phases.append(text.removeprefix(PHASE))
+                self._after_phase = len(self._log) + 1
+            self._log.append(text)
+            dropped = max(0, len(self._log) - LOG_LINES)
+            del self._log[:dropped]
+            self._after_phase = max(0, self._after_phase - dropped)
+
+    def lines(self) -> list[str]:
+        """The last LOG_LINES lines."""
+        with self._lock:
+            return list(self._log)
+
+    def summary(self) -> list[str]:
+        """The result: what came after the last phase once it is "done", and kit's error lines."""
+        with self._lock:
+            done = bool(self.phases) and self.phases[-1].startswith("done")
+            after = self._log[self._after_phase :] if done else []
+            errors = [line for line in self._log if line.startswith("kit submit: ")]
+        return [*after, *(line for line in errors if line not in after)]
+
+    def phases_html(self, *, finished: bool, failed: bool) -> str:
+        """The phases so far, the last marked as running (or failed)."""
+        with self._lock:
+            phases = list(self.phases)
+        last = "kit-phase-failed" if failed else "" if finished else "kit-phase-current"
+        items = [
+            f'<li class="kit-phase {last if i == len(phases) - 1 else ""}">{html.escape(p)}</li>'
+            for i, p in enumerate(phases)
+        ]
+        return f'<ol class="kit-phases">{"".join(items)}</ol>' if items else ""
+
+
+def _collect(process: subprocess.Popen, stream: SubmitStream) -> None:
+    """Feed the process's output to `stream`, line by line (a lone "\\r" does not end one)."""
     assert process.stdout is not None
     for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        del lines[:-LOG_LINES]
+        stream.feed(line.decode(errors="replace"))
+
+
+def _summary_html(lines: list[str]) -> str:
+    """The result lines, each run's page in the Prefect UI a link."""
+    text = html.escape("\n".join(lines))
+    linked = RUN_URL.sub(lambda m: f'<a href="{m[0]}" target="_blank">{m[0]}</a>', text)
+    return f'<pre class="kit-summary">{linked}</pre>'
 
 
 def _log_html(lines: list[str]) -> str:
-    return f'<pre class="kit-submit-log">{html.escape(chr(10).join(lines))}</pre>'
+    return f'<b>Log</b><pre class="kit-submit-log">{html.escape(chr(10).join(lines))}</pre>'
 
 
 def notebook_file(ws: Any) -> Path:

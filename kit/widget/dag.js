@@ -1,16 +1,95 @@
 // The kit DAG view: draws the payload that kit/dag/payload.py computes (positions included),
 // and turns clicks into model changes. It never lays anything out itself.
 //
-// Model state: graph (the payload), selected (node names, in click order), collapsed (module
-// names), plan (task colouring of a promotion preview), error (a message to show over the
+// Model state: graph (a DagPayload), selected (node names, in click order), collapsed (module
+// names), plan (a TaskColouring of a promotion preview), error (a message to show over the
 // last good graph). The widget, the standalone page of `kit dag` and the browser tests all
 // go through `render`.
+
+/**
+ * The payload's shape, kept in step with the TypedDicts of kit/dag/payload.py (a test checks
+ * that both name the same keys).
+ *
+ * @typedef {Object} Variant
+ * @property {string} function the decorated function's name
+ * @property {string} when its `@config...` lines as written
+ * @property {boolean} chosen whether the config chose it
+ *
+ * @typedef {Object} DagNode
+ * @property {string} id the node name, or "module:NAME" for a collapsed module
+ * @property {string} name what the box shows
+ * @property {"function"|"input"|"config"|"module"} kind
+ * @property {string} sub the box's second line
+ * @property {string} type
+ * @property {string|null} module
+ * @property {string} doc
+ * @property {Object<string, *>} tags
+ * @property {string} source where the node is defined
+ * @property {Variant[]} variants
+ * @property {string[]} [members] a collapsed module's nodes
+ * @property {string} color
+ * @property {number} x centre
+ * @property {number} y centre
+ * @property {number} w
+ * @property {number} h
+ *
+ * @typedef {Object} DagEdge
+ * @property {string} source displayed id
+ * @property {string} target displayed id
+ * @property {string} path SVG path data
+ *
+ * @typedef {Object} GroupBox
+ * @property {string} name
+ * @property {"module"} kind
+ * @property {string} color
+ * @property {number} x left
+ * @property {number} y top
+ * @property {number} w
+ * @property {number} h
+ *
+ * @typedef {Object} Unchosen
+ * @property {string} node
+ * @property {Variant[]} variants
+ *
+ * @typedef {Object} ModuleEntry
+ * @property {string} name
+ * @property {string} color
+ * @property {boolean} collapsed
+ * @property {number} count
+ * @property {boolean} cell
+ * @property {Unchosen[]} unchosen
+ *
+ * @typedef {Object} DagPayload
+ * @property {string} engine
+ * @property {string} note
+ * @property {number} width
+ * @property {number} height
+ * @property {DagNode[]} nodes
+ * @property {DagEdge[]} edges
+ * @property {GroupBox[]} groups
+ * @property {ModuleEntry[]} modules
+ * @property {Object<string, string[]>} deps every node name -> the names it depends on
+ * @property {Object<string, string>} shown every node name -> the id of the box it is drawn in
+ *
+ * @typedef {Object} TaskEntry
+ * @property {string} name
+ * @property {string} color
+ * @property {string[]} outputs
+ *
+ * @typedef {Object} TaskColouring
+ * @property {Object<string, string>} task_of node name -> task name
+ * @property {TaskEntry[]} tasks
+ */
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MIN_SCALE = 0.03;
 const MAX_SCALE = 4;
-const FIT_MIN_SCALE = 0.5; // a first view fits the whole graph if it stays at least this big
-const START_SCALE = 0.9; // else it starts at the top-left node, at this (readable) size
+const NAME_PX = 12; // font size of a node name in graph units (dag.css, .kit-node-name)
+const READABLE_PX = 11; // a first view never draws a node name smaller than this on screen
+const READABLE_SCALE = READABLE_PX / NAME_PX;
+const VIEW_PAD = 8; // screen pixels kept free around a fitted graph
+const MIN_CANVAS = 160; // px
+const MAX_CANVAS = 0.7; // of the window's height
 
 function svgElement(tag, attributes = {}, parent = null) {
   const element = document.createElementNS(SVG_NS, tag);
@@ -40,12 +119,34 @@ export function upstreamOf(names, deps) {
   return seen;
 }
 
+/** The smallest box holding `nodes` (payload nodes, centred at x, y). */
+function boundsOf(nodes) {
+  let left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+  for (const node of nodes) {
+    left = Math.min(left, node.x - node.w / 2);
+    top = Math.min(top, node.y - node.h / 2);
+    right = Math.max(right, node.x + node.w / 2);
+    bottom = Math.max(bottom, node.y + node.h / 2);
+  }
+  return { left, top, right, bottom };
+}
+
+/** An offset that keeps a drawing of `size` filling a view of `extent` where it is larger. */
+function clampOffset(offset, extent, size) {
+  if (size <= extent - 2 * VIEW_PAD) return (extent - size) / 2;
+  return Math.min(VIEW_PAD, Math.max(extent - VIEW_PAD - size, offset));
+}
+
 class DagView {
   constructor(model, el) {
     this.model = model;
     this.el = el;
     this.transform = { x: 0, y: 0, k: 1 };
-    this.viewed = false; // whether a graph with nodes was shown yet (its first view is fitted)
+    this.viewed = false; // whether a graph with nodes was drawn yet
+    this.firstView = false; // a graph with nodes waits for its first view (fitted, readable)
+    this.moved = false; // the user panned or zoomed: resizes no longer refit the view
+    this.lastWidth = 0;
+    this.hovered = null; // the node group under the pointer
     this.nodeElements = new Map(); // displayed id -> <g>
     this.nodeData = new Map(); // displayed id -> payload node
     this.edgeElements = []; // [{source, target, element}]
@@ -58,6 +159,8 @@ class DagView {
     this.listen("change:error", () => this.showError());
     this.draw();
     this.showError();
+    this.resizeObserver = new ResizeObserver(() => this.onResize());
+    this.resizeObserver.observe(this.canvas);
   }
 
   listen(event, handler) {
@@ -67,7 +170,7 @@ class DagView {
 
   destroy() {
     for (const [event, handler] of this.handlers) this.model.off(event, handler);
-    this.resizeObserver?.disconnect();
+    this.resizeObserver.disconnect();
   }
 
   // -- skeleton ---------------------------------------------------------------------------------
@@ -109,6 +212,11 @@ class DagView {
     this.tooltip = htmlElement("div", "kit-tooltip", this.canvas);
     this.tooltip.hidden = true;
     this.legend = htmlElement("div", "kit-legend", root);
+    this.legend.addEventListener("click", (event) => {
+      const toggle = event.target.closest(".kit-collapse");
+      if (toggle) this.setCollapsed(toggle.dataset.module, toggle.dataset.collapse === "true");
+    });
+    this.listenToNodes();
     this.enablePanZoom();
   }
 
@@ -117,9 +225,48 @@ class DagView {
     return this._markerId;
   }
 
+  /** One set of handlers on the SVG for every node and group label, however often it redraws. */
+  listenToNodes() {
+    const nodeOf = (event) => {
+      const g = event.target.closest(".kit-node");
+      return g && this.nodeData.get(g.dataset.name);
+    };
+    this.svg.addEventListener("click", (event) => {
+      const toggle = event.target.closest(".kit-toggle");
+      if (toggle) {
+        this.setCollapsed(toggle.dataset.group, true);
+        return;
+      }
+      const node = nodeOf(event);
+      if (node) this.onNodeClick(node);
+    });
+    this.svg.addEventListener("keydown", (event) => {
+      const node = nodeOf(event);
+      if (node && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        this.onNodeClick(node);
+      }
+    });
+    this.svg.addEventListener("pointerover", (event) => {
+      const g = event.target.closest(".kit-node");
+      if (!g || g === this.hovered) return;
+      this.hovered = g;
+      this.showTooltip(this.nodeData.get(g.dataset.name), event);
+    });
+    this.svg.addEventListener("pointermove", (event) => {
+      if (this.hovered) this.moveTooltip(event);
+    });
+    this.svg.addEventListener("pointerout", (event) => {
+      if (!this.hovered || (event.relatedTarget && this.hovered.contains(event.relatedTarget))) return;
+      this.hovered = null;
+      this.tooltip.hidden = true;
+    });
+  }
+
   // -- drawing ----------------------------------------------------------------------------------
 
   draw() {
+    /** @type {DagPayload} */
     const graph = this.model.get("graph") || { nodes: [], edges: [], groups: [], modules: [] };
     this.graph = graph;
     const isEmpty = !graph.nodes || graph.nodes.length === 0;
@@ -133,6 +280,8 @@ class DagView {
     this.nodeData.clear();
     this.edgeElements = [];
     this.state.clear();
+    this.hovered = null;
+    this.tooltip.hidden = true;
     if (isEmpty) {
       this.drawLegend();
       this.upstream = new Set();
@@ -162,12 +311,12 @@ class DagView {
     this.applySearch();
     if (!this.viewed) {
       this.viewed = true;
-      // A small graph gets a small canvas; the user may resize it (its corner) at any time.
-      if (!this.isStatic()) this.canvas.style.height = `${Math.max(240, Math.min(620, graph.height + 24))}px`;
-      requestAnimationFrame(() => this.initialView());
+      this.firstView = true;
+      this.onResize(); // now if the canvas has a size, else when the ResizeObserver reports one
     }
   }
 
+  /** @param {GroupBox} group */
   drawGroup(group, layer) {
     const g = svgElement("g", { class: `kit-group kit-group-${group.kind}` }, layer);
     g.dataset.group = group.name;
@@ -179,15 +328,13 @@ class DagView {
       const title = svgElement("title", {}, label);
       title.textContent = `Collapse module ${group.name}`;
       label.classList.add("kit-toggle");
-      label.addEventListener("click", (event) => {
-        event.stopPropagation();
-        this.setCollapsed(group.name, true);
-      });
+      label.dataset.group = group.name;
     } else {
       label.textContent = group.name;
     }
   }
 
+  /** @param {DagNode} node */
   drawNode(node, layer) {
     const g = svgElement("g", {
       class: `kit-node kit-kind-${node.kind}`,
@@ -202,19 +349,6 @@ class DagView {
     const sub = svgElement("text", { x: node.w / 2, y: node.h / 2 + 11, class: "kit-node-sub" }, g);
     sub.textContent = node.sub;
     if (node.variants && node.variants.length > 1) g.classList.add("kit-has-variants");
-    g.addEventListener("click", (event) => {
-      event.stopPropagation();
-      this.onNodeClick(node);
-    });
-    g.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        this.onNodeClick(node);
-      }
-    });
-    g.addEventListener("mouseenter", (event) => this.showTooltip(node, event));
-    g.addEventListener("mousemove", (event) => this.moveTooltip(event));
-    g.addEventListener("mouseleave", () => (this.tooltip.hidden = true));
     layer.appendChild(g);
     this.nodeElements.set(node.id, g);
     this.nodeData.set(node.id, node);
@@ -236,7 +370,8 @@ class DagView {
       htmlElement("span", "", item, `${module.name} (${module.count})`);
       if (!this.isStatic()) {
         const toggle = htmlElement("button", "kit-collapse", item, module.collapsed ? "expand" : "collapse");
-        toggle.addEventListener("click", () => this.setCollapsed(module.name, !module.collapsed));
+        toggle.dataset.module = module.name;
+        toggle.dataset.collapse = String(!module.collapsed);
       }
       if (module.unchosen && module.unchosen.length) {
         item.title = module.unchosen
@@ -397,11 +532,13 @@ class DagView {
     const node = this.nodeData.get(first[0]);
     const { width, height } = this.canvasSize();
     const k = Math.max(this.transform.k, 1);
+    this.moved = true;
     this.setTransform({ k, x: width / 2 - node.x * k, y: height / 2 - node.y * k });
   }
 
   // -- tooltip ------------------------------------------------------------------------------------
 
+  /** @param {DagNode} node */
   showTooltip(node, event) {
     const tip = this.tooltip;
     tip.replaceChildren();
@@ -452,27 +589,79 @@ class DagView {
     this.viewport.setAttribute("transform", `translate(${transform.x},${transform.y}) scale(${transform.k})`);
   }
 
+  /** The scale at which the whole graph fits a canvas of `width` x `height` (at most 1). */
+  fitScale(width, height = Infinity) {
+    const graph = this.graph;
+    return Math.min(1, (width - 2 * VIEW_PAD) / graph.width, (height - 2 * VIEW_PAD) / graph.height);
+  }
+
   fitTransform() {
     const { width, height } = this.canvasSize();
     const graph = this.graph;
-    const k = Math.min(1, (width - 16) / graph.width, (height - 16) / graph.height);
+    const k = this.fitScale(width, height);
     return { k, x: (width - graph.width * k) / 2, y: (height - graph.height * k) / 2 };
   }
 
   fit() {
-    if (this.graph && this.graph.nodes && this.graph.nodes.length) this.setTransform(this.fitTransform());
+    if (!this.graph || !this.graph.nodes || !this.graph.nodes.length) return;
+    this.moved = true;
+    this.setTransform(this.fitTransform());
   }
 
+  /** A first view, and on a resize until the user pans or zooms: size the canvas, fit the view. */
+  onResize() {
+    const width = this.canvas.getBoundingClientRect().width;
+    if (!width || !this.graph || !this.graph.nodes || !this.graph.nodes.length) return;
+    const widthChanged = width !== this.lastWidth;
+    this.lastWidth = width;
+    if (this.firstView || (widthChanged && !this.moved)) this.sizeCanvas(width);
+    if (this.firstView || !this.moved) this.initialView();
+    this.firstView = false;
+  }
+
+  /** The canvas takes the height the graph needs at the first view's scale, within limits. */
+  sizeCanvas(width) {
+    if (this.isStatic()) return; // the standalone page gives the canvas the window
+    const k = Math.max(READABLE_SCALE, this.fitScale(width));
+    const needed = this.graph.height * k + 2 * VIEW_PAD;
+    const limit = Math.max(MIN_CANVAS, window.innerHeight * MAX_CANVAS);
+    this.canvas.style.height = `${Math.round(Math.min(limit, Math.max(MIN_CANVAS, needed)))}px`;
+  }
+
+  /** The nodes a first view that cannot show everything centres on: the selection and its
+   * upstream, else the graph's sinks (what it computes). */
+  focusNodes() {
+    const graph = this.graph;
+    const selected = (this.model.get("selected") || []).filter((name) => name in graph.deps);
+    if (selected.length) {
+      const shown = new Set([...upstreamOf(selected, graph.deps)].map((name) => graph.shown[name] || name));
+      return graph.nodes.filter((node) => shown.has(node.id));
+    }
+    const sources = new Set(graph.edges.map((edge) => edge.source));
+    const sinks = graph.nodes.filter((node) => !sources.has(node.id) && node.kind !== "input" && node.kind !== "config");
+    return sinks.length ? sinks : graph.nodes;
+  }
+
+  /** Fit the whole graph if its names stay readable, else a readable scale centred on the focus. */
   initialView() {
     const fitted = this.fitTransform();
-    if (fitted.k >= FIT_MIN_SCALE) {
+    if (fitted.k >= READABLE_SCALE) {
       this.setTransform(fitted);
       return;
     }
-    // Too big to read whole: start at readable size from the top-left node of the top rank.
-    const k = START_SCALE;
-    const first = this.graph.nodes.reduce((a, b) => (b.y < a.y || (b.y === a.y && b.x < a.x) ? b : a));
-    this.setTransform({ k, x: 16 - (first.x - first.w / 2) * k, y: 16 - (first.y - first.h / 2) * k });
+    const { width, height } = this.canvasSize();
+    const k = READABLE_SCALE;
+    const box = boundsOf(this.focusNodes());
+    // Centred on the focus; a focus taller than the canvas shows its bottom (the outputs, what
+    // feeds them above). Where the graph is larger than the canvas, no empty margin shows.
+    const tall = (box.bottom - box.top) * k > height - 2 * VIEW_PAD;
+    const x = width / 2 - ((box.left + box.right) / 2) * k;
+    const y = tall ? height - VIEW_PAD - box.bottom * k : height / 2 - ((box.top + box.bottom) / 2) * k;
+    this.setTransform({
+      k,
+      x: clampOffset(x, width, this.graph.width * k),
+      y: clampOffset(y, height, this.graph.height * k),
+    });
   }
 
   enablePanZoom() {
@@ -485,6 +674,7 @@ class DagView {
     });
     this.svg.addEventListener("pointermove", (event) => {
       if (!drag) return;
+      this.moved = true;
       this.setTransform({ ...drag.start, x: drag.start.x + event.clientX - drag.x, y: drag.start.y + event.clientY - drag.y });
     });
     const end = () => {
@@ -502,6 +692,7 @@ class DagView {
         const py = event.clientY - bounds.top;
         const { x, y, k } = this.transform;
         const next = Math.min(MAX_SCALE, Math.max(MIN_SCALE, k * Math.exp(-event.deltaY * 0.0015)));
+        this.moved = true;
         this.setTransform({ k: next, x: px - ((px - x) * next) / k, y: py - ((py - y) * next) / k });
       },
       { passive: false },
