@@ -1,4 +1,5 @@
-"""`kit demo`: the example notebook validated on a sample, its flow run on the full data, a summary."""
+"""`kit demo`: the example notebook validated on a sample, its flow run on the full data,
+a summary."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """`kit submit`: validate a notebook, then run (or deploy) the flows it owns on Prefect.
 
 What was validated is what runs: each flow gets the validated parameters it declares, and the
-`hamilton_config` keys that the notebook's config takes from them (`%hamilton_config model=$model_type`),
-then the `--flow-param` overrides. The Prefect side runs in one child process (`child_main`)
-whose working directory is the project root, against the server of PREFECT_API_URL or else an
-embedded ephemeral Prefect API whose home and SQLite database live in the project's .kit/prefect.
+`hamilton_config` keys that the notebook's config takes from them
+(`%hamilton_config model=$model_type`), then the `--flow-param` overrides. The Prefect side runs
+in one child process (`child_main`) whose working directory is the project root, started while
+the notebook runs, against the server of PREFECT_API_URL, else the project's kit server
+(`kit server start`), else an embedded ephemeral Prefect API whose home and SQLite database live
+in the project's .kit/prefect.
 """
 
 from __future__ import annotations
@@ -94,13 +96,8 @@ class SubmissionReport:
 
     def runs_text(self) -> str:
         """Where the runs went, each run, and how many completed."""
-        done = sum(run.completed for run in self.runs)
         return "\n".join(
-            [
-                f"Prefect: {self.api}",
-                *(run.text() for run in self.runs),
-                f"{done} of {len(self.runs)} flow run{'s' if len(self.runs) != 1 else ''} completed",
-            ]
+            [f"Prefect: {self.api}", *(run.text() for run in self.runs), _completed(self.runs)]
         )
 
     def text(self) -> str:
@@ -123,7 +120,7 @@ def owned_flows(project: Project, notebook: Path) -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class _FromParameter:
-    """A config value that a notebook parameter gives (`model=$model_type`; `key` for a dict parameter)."""
+    """A config value a notebook parameter gives (`model=$model_type`; `key`: of a dict one)."""
 
     name: str
     key: str | None = None
@@ -217,7 +214,8 @@ def submit(
     _check_json("flow parameter", flow_parameters or {})
     _phase(progress, f"validating {project.relative(path)}")
     with _Child(project, target, flows) as child:  # loads Prefect while the notebook runs
-        report = validate([path], values, timeout=timeout, out=out, progress=progress)
+        bar = progress and sys.stderr.isatty()  # a progress bar only where it redraws in place
+        report = validate([path], values, timeout=timeout, out=out, progress=bar)
         if progress:
             print(report.text(), flush=True)
         if not report.passed:
@@ -236,11 +234,13 @@ def submit(
                 "progress": progress,
             }
         )
-    done = sum(run.completed for run in runs)
-    _phase(
-        progress, f"done: {done} of {len(runs)} flow run{'s' if len(runs) != 1 else ''} completed"
-    )
+    _phase(progress, f"done: {_completed(runs)}")
     return SubmissionReport(notebook=path, validation=report, api=target.description, runs=runs)
+
+
+def _completed(runs: Sequence[FlowRunReport]) -> str:
+    done = sum(run.completed for run in runs)
+    return f"{done} of {len(runs)} flow run{'s' if len(runs) != 1 else ''} completed"
 
 
 def _phase(progress: bool, text: str) -> None:
@@ -298,10 +298,11 @@ def _selected_flows(
     name = project.relative(notebook)
     if not owned:
         raise SubmitError(
-            f"{name} owns no flow (no file in {project.relative(project.flows)}/ names it in its header)",
+            f"{name} owns no flow (no file in {project.relative(project.flows)}/ names it in its "
+            "header)",
             notebook=name,
-            hint="promote outputs to a flow first: %hamilton_promote FLOW --outputs ... in the notebook, "
-            "then `kit export`",
+            hint="promote outputs to a flow first: %hamilton_promote FLOW --outputs ... in the "
+            "notebook, then `kit export`",
         )
     if flow is None:
         return owned
@@ -319,7 +320,8 @@ def _selected_flows(
 
 
 def declared_parameters(path: Path) -> list[str] | None:
-    """The parameter names of the flow function in flows/FLOW.py (named like the file), read without importing it."""
+    """The parameter names of the flow function of flows/FLOW.py (named like the file), read
+    without importing it."""
     import ast
 
     for statement in ast.parse(path.read_text()).body:
@@ -336,7 +338,8 @@ def _check_flow_parameters(flows: Mapping[str, Path], overrides: Mapping[str, An
         unknown = sorted(set(overrides) - set(declared)) if declared is not None else []
         if unknown:
             raise SubmitError(
-                f"flow {name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(declared) or 'none'}",
+                f"flow {name} has no parameter {', '.join(unknown)}; "
+                f"its parameters are {', '.join(declared) or 'none'}",
                 flow=name,
                 hint="pass --flow-param only for parameters the flow declares",
             )
@@ -348,7 +351,8 @@ def _check_json(kind: str, values: Mapping[str, Any]) -> None:
             json.dumps(value)
         except (TypeError, ValueError):
             raise SubmitError(
-                f"{kind} {name}={value!r} cannot be sent to Prefect (flow parameters are stored as JSON)",
+                f"{kind} {name}={value!r} cannot be sent to Prefect "
+                "(flow parameters are stored as JSON)",
                 hint="give numbers, strings, booleans, lists or dicts of them",
             ) from None
 
@@ -430,7 +434,8 @@ CHILD = "import sys; from kit.submit import child_main; sys.exit(child_main(sys.
 
 
 def submit_command(args: argparse.Namespace) -> int:
-    """`kit submit NOTEBOOK [-p NAME VALUE] [--flow NAME] [--flow-param NAME VALUE] [--deploy --pool POOL]`."""
+    """`kit submit NOTEBOOK [-p NAME VALUE] [--flow NAME ...] [--flow-param NAME VALUE]
+    [--deploy --pool POOL]`."""
     try:
         report = submit(
             args.notebook,
@@ -504,7 +509,7 @@ def _error_record(error: SubmitError) -> dict[str, Any]:
 
 
 class _EmbeddedTimeout(SubmitError):
-    """The embedded API did not start in time (in the child; the parent raises PrefectServerError)."""
+    """The embedded API did not start in time (the parent raises PrefectServerError for it)."""
 
 
 def _connect(embedded: bool) -> None:
@@ -547,20 +552,23 @@ def _load_flow(project: Project, name: str, file: str) -> Any:
         raise SubmitError(
             f"{file} cannot be imported: {type(error).__name__}: {error}",
             flow=name,
-            hint="run `kit check` to see whether it drifted from its notebook, and `kit export` to rewrite it",
+            hint="run `kit check` to see whether it drifted from its notebook, "
+            "and `kit export` to rewrite it",
         ) from None
     flow = getattr(module, name, None)
     if not isinstance(flow, Flow):
         raise SubmitError(
             f"{module_name} has no Prefect flow named {name}",
             flow=name,
-            hint=f"a generated flow is the function {name} decorated with @flow; `kit export` rewrites it",
+            hint=f"a generated flow is the function {name} decorated with @flow; "
+            "`kit export` rewrites it",
         )
     return flow
 
 
 def _flow_parameters(flow: Any, job: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated parameters the flow declares, its hamilton_config with the notebook's, the overrides."""
+    """The validated parameters the flow declares, its hamilton_config with the notebook's,
+    then the overrides."""
     import inspect
 
     declared = inspect.signature(flow.fn).parameters
@@ -612,7 +620,8 @@ def _ensure_process_pool(pool: str) -> None:
 def _deploy(
     project: Project, name: str, file: str, parameters: dict[str, Any], job: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Create or update the deployment NAME/NOTEBOOK of the project folder, trigger a run, wait for it."""
+    """Create or update the deployment NAME/NOTEBOOK of the project folder, trigger a run, wait
+    for it."""
     import asyncio
 
     from prefect import Flow
@@ -631,7 +640,8 @@ def _deploy(
     run = run_deployment(deployment_id, parameters=parameters, timeout=0, as_subflow=False)
     _attach_report(run.id, job)
     print(
-        f"deployment {source.name}/{job['deployment']}: run {run.name!r} scheduled on work pool {job['pool']!r}; "
+        f"deployment {source.name}/{job['deployment']}: run {run.name!r} scheduled on work pool "
+        f"{job['pool']!r}; "
         f"waiting for a worker (`prefect worker start --pool {job['pool']}`)",
         flush=True,
     )

@@ -1,8 +1,9 @@
-"""`kit validate`: run notebooks with papermill in this environment's kernel, then check what they derive.
+"""`kit validate`: run notebooks with papermill in this environment's kernel, and check what
+they derive.
 
-A notebook passes when every cell runs clean (the kernel knows its notebook from JPY_SESSION_NAME and
-that it validates from KIT_VALIDATE=1, so it writes no generated file) and the modules and flows it
-owns match it. Every executed notebook is kept under the --out folder, also when it failed.
+A notebook passes when every cell runs clean (the kernel knows its notebook from JPY_SESSION_NAME
+and that it validates from KIT_VALIDATE=1, so it writes no generated file) and the modules and
+flows it owns match it. Every executed notebook is kept under the --out folder, also when it failed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class CellFailure:
 
 @dataclass(frozen=True)
 class NotebookReport:
-    """How one notebook fared: its run, where it stopped, what drifted, where the executed copy is."""
+    """How one notebook fared: its run, where it stopped, what drifted, its executed copy."""
 
     notebook: Path
     parameters: dict[str, Any]
@@ -63,7 +64,8 @@ class NotebookReport:
         """The report as the command line prints it."""
         status = "PASSED" if self.passed else "FAILED"
         lines = [
-            f"{status} {_shown(self.notebook)} in {self.duration:.1f} s; executed notebook: {_shown(self.executed)}"
+            f"{status} {_shown(self.notebook)} in {self.duration:.1f} s; "
+            f"executed notebook: {_shown(self.executed)}"
         ]
         if self.parameters:
             lines.append(
@@ -93,7 +95,8 @@ class NotebookReport:
             "",
             f"- executed notebook: `{self.executed}`",
             f"- duration: {self.duration:.1f} s",
-            f"- parameters: {', '.join(f'`{k}={v!r}`' for k, v in self.parameters.items()) or 'the defaults'}",
+            "- parameters: "
+            + (", ".join(f"`{k}={v!r}`" for k, v in self.parameters.items()) or "the defaults"),
         ]
         if self.failure is not None:
             lines += [
@@ -135,7 +138,8 @@ class ValidationReport:
 
     def summary(self) -> str:
         passed = len(self.notebooks) - len(self.failed)
-        return f"{passed} of {len(self.notebooks)} notebook{'s' if len(self.notebooks) != 1 else ''} passed"
+        plural = "s" if len(self.notebooks) != 1 else ""
+        return f"{passed} of {len(self.notebooks)} notebook{plural} passed"
 
     def text(self) -> str:
         return "\n".join([*(report.text() for report in self.notebooks), self.summary()])
@@ -308,7 +312,7 @@ def _drift(notebook: Path) -> tuple[tuple[Any, ...], str | None]:
 
 
 def _run(job: _Job) -> tuple[CellFailure | None, Path | None]:
-    """Execute the notebook with papermill; the failure (if any) and the kernel's log (if it died)."""
+    """Execute the notebook with papermill; the failure (if any), the kernel's log (if it died)."""
     import nbformat
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError

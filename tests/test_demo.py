@@ -10,6 +10,8 @@ from pathlib import Path
 
 from conftest import REPO
 
+from kit.prefect_env import DEFAULTS
+
 
 def test_kit_demo_validates_submits_and_summarises(tmp_path: Path) -> None:
     project = tmp_path / "example"
@@ -19,7 +21,12 @@ def test_kit_demo_validates_submits_and_summarises(tmp_path: Path) -> None:
         shutil.copytree(
             REPO / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__", ".*")
         )
-    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    # as from a plain shell: none of kit's Prefect defaults (the Makefile's exports) set
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "PREFECT_API_URL" and key not in DEFAULTS
+    }
 
     done = subprocess.run(
         [sys.executable, "-m", "kit.cli", "demo"],
@@ -35,7 +42,9 @@ def test_kit_demo_validates_submits_and_summarises(tmp_path: Path) -> None:
     assert "of model_training: Completed" in summary
     assert "task prepare_data" in summary and "task train_and_evaluate" in summary
     assert "predictions (written): runs/predictions.csv" in summary
-    assert f"PREFECT_HOME={project / '.kit' / 'prefect'}" in summary
+    assert "==> starting the local Prefect" in done.stdout, "no server runs: the embedded API"
+    assert "kit server start  (its database is .kit/prefect/prefect.db" in summary
+    assert "send_telemetry_heartbeat" not in done.stdout + done.stderr
     predictions = (project / "runs" / "predictions.csv").read_text().splitlines()
     assert predictions[0].endswith("label,prediction")
     assert len(predictions) - 1 == round(569 * 0.25), (

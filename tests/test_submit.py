@@ -30,7 +30,13 @@ import kit.project
 from kit.steps import workspace_from_notebook
 from kit.parameters import UnknownParameterError
 from kit.promote.plan import make_plan
-from kit.submit import SubmitError, ValidationFailedError, config_from_parameters, owned_flows
+from kit.submit import (
+    SubmitError,
+    ValidationFailedError,
+    config_from_parameters,
+    owned_flows,
+    submit,
+)
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 120
@@ -226,15 +232,15 @@ def test_a_notebook_owns_the_flows_whose_header_names_it(in_project: Path) -> No
 
 def test_a_notebook_that_owns_no_flow_is_an_error(in_project: Path) -> None:
     with pytest.raises(SubmitError, match="owns no flow") as raised:
-        kit.submit(in_project / "notebooks" / "no_flow.ipynb", progress=False)
+        submit(in_project / "notebooks" / "no_flow.ipynb", progress=False)
     assert "%hamilton_promote" in str(raised.value)
     with pytest.raises(SubmitError, match="owns no flow 'other'; it owns totals"):
-        kit.submit(in_project / "notebooks" / "totals.ipynb", flow="other", progress=False)
+        submit(in_project / "notebooks" / "totals.ipynb", flow="other", progress=False)
 
 
 def test_deploy_needs_a_pool_and_a_server(in_project: Path) -> None:
     with pytest.raises(SubmitError, match="--deploy needs --pool"):
-        kit.submit(in_project / "notebooks" / "totals.ipynb", deploy=True, progress=False)
+        submit(in_project / "notebooks" / "totals.ipynb", deploy=True, progress=False)
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(in_project / ".kit" / "user-home")
     done = kit_command(
@@ -262,7 +268,7 @@ def test_a_notebook_that_fails_its_run_submits_nothing(
 ) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(ValidationFailedError) as raised:
-        kit.submit(in_project / "notebooks" / f"{name}.ipynb", progress=False, **options)
+        submit(in_project / "notebooks" / f"{name}.ipynb", progress=False, **options)
     [result] = raised.value.report
     assert result.failure is not None and result.failure.ename == ename
     assert result.failure.index == index
@@ -273,7 +279,7 @@ def test_a_notebook_that_fails_its_run_submits_nothing(
 def test_a_drifted_notebook_submits_nothing(in_project: Path, server_client) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(ValidationFailedError) as raised:
-        kit.submit(in_project / "notebooks" / "drifts.ipynb", progress=False)
+        submit(in_project / "notebooks" / "drifts.ipynb", progress=False)
     [result] = raised.value.report
     # the kernel's %hamilton_promote checks the module its flow imports, and may not rewrite it
     assert result.failure is not None and result.failure.index == 5
@@ -287,7 +293,7 @@ def test_a_drifted_notebook_submits_nothing(in_project: Path, server_client) -> 
 def test_an_unknown_parameter_submits_nothing(in_project: Path, server_client) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(UnknownParameterError, match="rowz"):
-        kit.submit(in_project / "notebooks" / "totals.ipynb", {"rowz": 1}, progress=False)
+        submit(in_project / "notebooks" / "totals.ipynb", {"rowz": 1}, progress=False)
     assert len(_flow_runs(server_client)) == before
 
 
@@ -318,7 +324,7 @@ def test_submit_to_a_server_runs_the_validated_parameters(in_project: Path, serv
     )
 
     notebook = in_project / "notebooks" / "totals.ipynb"
-    report = kit.submit(notebook, {"rows": 6, "scale_factor": 3}, progress=False)
+    report = submit(notebook, {"rows": 6, "scale_factor": 3}, progress=False)
     assert report.completed and report.validation.passed
     [run] = report.runs
 
@@ -381,12 +387,12 @@ def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refu
         SubmitError,
         match="flow totals has no parameter nope; its parameters are rows, hamilton_config",
     ):
-        kit.submit(
+        submit(
             notebook, flow_parameters={"nope": 1}, out=in_project / "refused-runs", progress=False
         )
     assert not (in_project / "refused-runs").exists(), "refused before validation ran"
 
-    report = kit.submit(notebook, flow_parameters={"rows": "many"}, progress=False)
+    report = submit(notebook, flow_parameters={"rows": "many"}, progress=False)
     assert not report.completed
     [run] = report.runs
     flow_run = server_client.read_flow_run(UUID(run.id))

@@ -243,6 +243,22 @@ def test_the_command_line_exits_zero_when_all_pass(
     assert (project / "elsewhere" / "notebooks" / "ok.ipynb").is_file()
 
 
+def test_a_folder_validates_the_notebooks_in_it_not_checkpoints(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project / "notebooks"
+    write_notebook(folder / "b.ipynb", "y = 2")
+    write_notebook(folder / "a.ipynb", "x = 1")
+    write_notebook(folder / ".ipynb_checkpoints" / "a-checkpoint.ipynb", "1 / 0")
+    (folder / "notes.txt").write_text("not a notebook")
+    assert main(["validate", "notebooks/", "--out", "executed"]) == 0
+    out = capsys.readouterr().out
+    assert "PASSED notebooks/a.ipynb" in out and "PASSED notebooks/b.ipynb" in out
+    assert "2 of 2 notebooks passed" in out and "checkpoint" not in out
+    with pytest.raises(KitError, match="no notebook"):
+        kit.validate(project / "modules", progress=False)
+
+
 # -- nothing generated is written during validation ------------------------------------------------
 
 

@@ -1,0 +1,219 @@
+"""Benchmark `kit submit` against its parts, on the kit server and on the embedded API.
+
+On a copy of the example project, `kit submit notebooks/ml_pipeline.ipynb --flow model_training`
+is timed side by side (interleaved run by run) with its parts done by hand:
+
+- a papermill run of the notebook (`papermill NB OUT --cwd notebooks`), then
+- `python -c "from flows.model_training import model_training; model_training()"`,
+
+first on the project's kit server (`kit server start`; the parts use it through PREFECT_API_URL),
+then with no server: `kit submit` on its embedded API, the flow part on an ephemeral API started
+by that `python -c` (the same .kit/prefect home). Every command is a fresh process, as a user
+types it. The submit's `==> ` phase lines are timestamped as they arrive, to show where its time
+goes. Also timed: `kit server start` in the fresh project.
+
+Run: .venv/bin/python benchmarks/bench_submit.py  (writes benchmarks/results/submit.md)
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "submit.md"
+BIN = Path(sys.executable).parent
+NOTEBOOK = "notebooks/ml_pipeline.ipynb"
+FLOW = "model_training"
+REPEATS = 3
+
+sys.path.insert(0, str(REPO))
+from kit.prefect_env import DEFAULTS, prefect_environment  # noqa: E402
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """A shell's environment without PREFECT_API_URL or any of kit's Prefect defaults."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL" and k not in DEFAULTS}
+    return {**env, **extra}
+
+
+def copy_example(into: Path) -> Path:
+    """The example project (pyproject, notebooks, modules, flows) copied to `into`."""
+    into.mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", into)
+    for folder in ("notebooks", "modules", "flows"):
+        shutil.copytree(
+            REPO / folder, into / folder, ignore=shutil.ignore_patterns("__pycache__", ".*")
+        )
+    (into / "runs").mkdir()
+    run(into, [str(BIN / "kit"), "export"], plain_env())
+    return into
+
+
+def run(root: Path, command: list[str], env: dict[str, str]) -> float:
+    """Run `command` in `root`; its wall time in seconds (it must succeed)."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return seconds
+
+
+def timed_submit(root: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """`kit submit` in `root`: its wall time, and the time at which each phase line arrived."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "kit"), "submit", NOTEBOOK, "--flow", FLOW],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    phases: dict[str, float] = {}
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("==> "):
+            phases[line[4:].split()[0]] = time.perf_counter() - started
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.wait() != 0:
+        raise SystemExit(f"kit submit failed:\n{''.join(lines)}\n{stderr}")
+    return time.perf_counter() - started, phases
+
+
+def parts(root: Path, flow_env: dict[str, str], out: Path) -> tuple[float, float]:
+    """The papermill run and the flow run by hand: their wall times."""
+    env = prefect_environment(plain_env())
+    papermill = run(
+        root,
+        [str(BIN / "papermill"), "--no-progress-bar", NOTEBOOK, str(out), "--cwd", "notebooks"],
+        env,
+    )
+    flow = run(
+        root,
+        [sys.executable, "-c", f"from flows.{FLOW} import {FLOW}; {FLOW}()"],
+        prefect_environment(flow_env),
+    )
+    return papermill, flow
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    root = copy_example(Path(tempfile.mkdtemp(prefix="kit-bench-submit-")) / "example")
+    out = root / "runs" / "by-hand.ipynb"
+    env = plain_env()
+    server_start = run(root, [str(BIN / "kit"), "server", "start"], env)
+    from kit import server
+    from kit.project import load_project
+
+    project = load_project(root)
+    status = server.status(project)
+    assert status is not None and status.answers
+    warm: dict[str, list[float]] = {"submit": [], "papermill": [], "flow": []}
+    warm_phases: list[dict[str, float]] = []
+    try:
+        for _ in range(REPEATS):
+            seconds, phases = timed_submit(root, env)
+            warm["submit"].append(seconds)
+            warm_phases.append(phases)
+            papermill, flow = parts(root, plain_env(PREFECT_API_URL=status.api_url), out)
+            warm["papermill"].append(papermill)
+            warm["flow"].append(flow)
+    finally:
+        server.stop(project)
+    embedded: dict[str, list[float]] = {"submit": [], "papermill": [], "flow": []}
+    embedded_phases: list[dict[str, float]] = []
+    home = str(root / ".kit" / "prefect")
+    for _ in range(REPEATS):
+        seconds, phases = timed_submit(root, env)
+        embedded["submit"].append(seconds)
+        embedded_phases.append(phases)
+        papermill, flow = parts(
+            root, plain_env(PREFECT_HOME=home, PREFECT_SERVER_EPHEMERAL_ENABLED="true"), out
+        )
+        embedded["papermill"].append(papermill)
+        embedded["flow"].append(flow)
+    RESULTS.write_text(report(server_start, warm, warm_phases, embedded, embedded_phases))
+    print(RESULTS.read_text())
+    shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def phase_row(name: str, phases: list[dict[str, float]], total: float) -> str:
+    """When each phase line came (medians), and what followed it until the next."""
+    keys = ["validating", "using", "starting", "running", "done"]
+    at = {key: median([p[key] for p in phases]) for key in keys if all(key in p for p in phases)}
+    cells = " / ".join(f"{key} {seconds:.1f} s" for key, seconds in at.items())
+    return f"| {name} | {cells} | exit {total:.1f} s |"
+
+
+def report(
+    server_start: float,
+    warm: dict[str, list[float]],
+    warm_phases: list[dict[str, float]],
+    embedded: dict[str, list[float]],
+    embedded_phases: list[dict[str, float]],
+) -> str:
+    w = {key: median(values) for key, values in warm.items()}
+    e = {key: median(values) for key, values in embedded.items()}
+    w_parts, e_parts = w["papermill"] + w["flow"], e["papermill"] + e["flow"]
+    load = os.getloadavg()[0]
+    rows = [
+        "# kit submit: the kit server vs the embedded API, each against its parts",
+        "",
+        f"`kit submit {NOTEBOOK} --flow {FLOW}` on a copy of the example project, median of "
+        f"{REPEATS} runs each, interleaved with its parts run by hand; {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other work (load average {load:.1f} at the end), "
+        f"Python {platform.python_version()}.",
+        "Run `.venv/bin/python benchmarks/bench_submit.py` to regenerate this file.",
+        "",
+        f"`kit server start` in the fresh project (until its API answers): {server_start:.1f} s.",
+        "",
+        "| Prefect | kit submit | papermill run | flow by hand | parts together | submit / parts |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| kit server | {w['submit']:.1f} s | {w['papermill']:.1f} s | {w['flow']:.1f} s | "
+        f"{w_parts:.1f} s | {w['submit'] / w_parts:.2f}x |",
+        f"| embedded API | {e['submit']:.1f} s | {e['papermill']:.1f} s | {e['flow']:.1f} s | "
+        f"{e_parts:.1f} s | {e['submit'] / e_parts:.2f}x |",
+        "",
+        f"A submit on the kit server takes {w['submit'] / e['submit']:.2f}x the time of one on "
+        f"the embedded API ({w['submit']:.1f} s vs {e['submit']:.1f} s).",
+        "",
+        "When the submit's phase lines arrived (median seconds after the command started):",
+        "",
+        "| Prefect | phases | |",
+        "| --- | --- | --- |",
+        phase_row("kit server", warm_phases, w["submit"]),
+        phase_row("embedded API", embedded_phases, e["submit"]),
+        "",
+        "Every run, in order:",
+        "",
+        f"- kit server, submit: {', '.join(f'{s:.1f}' for s in warm['submit'])} s; parts: "
+        + ", ".join(
+            f"{p:.1f} + {f:.1f}" for p, f in zip(warm["papermill"], warm["flow"], strict=True)
+        )
+        + " s",
+        f"- embedded, submit: {', '.join(f'{s:.1f}' for s in embedded['submit'])} s; parts: "
+        + ", ".join(
+            f"{p:.1f} + {f:.1f}"
+            for p, f in zip(embedded["papermill"], embedded["flow"], strict=True)
+        )
+        + " s",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    main()
