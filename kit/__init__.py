@@ -13,6 +13,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+# Importing a submodule sets the package attribute of its name, so kit.validate and kit.submit
+# are imported here, before the functions of the same names below replace those attributes.
+# Both are light: papermill and Prefect load only when they run.
+from kit import submit as _submission
+from kit import validate as _validation
 from kit.errors import KitError
 from kit.version import __version__
 from kit.workspace import Workspace, plug_front_ends, workspace
@@ -79,13 +84,9 @@ def _show_kit_error(
 
 def validate(*args: Any, **kwargs: Any) -> Any:
     """Run notebooks under papermill and check their modules and flows (see kit.validate)."""
-    from kit.validate import validate as run_validation
-
-    return run_validation(*args, **kwargs)
+    return _validation.validate(*args, **kwargs)
 
 
 def submit(*args: Any, **kwargs: Any) -> Any:
     """Validate a notebook, then run its flows on Prefect (see kit.submit)."""
-    from kit.submit import submit as run_submission
-
-    return run_submission(*args, **kwargs)
+    return _submission.submit(*args, **kwargs)

@@ -316,7 +316,7 @@ class Workspace:
         """The DAG as kit reads it (nodes with their modules, edges, lineage)."""
         if self._graph is None:
             module_names = {entry.module.__name__: name for name, entry in self._entries.items()}
-            self._graph = DagGraph(self.driver().graph.nodes, module_names)
+            self._graph = DagGraph(self.driver().list_available_variables(), module_names)
         return self._graph
 
     def nodes(self) -> list[NodeInfo]:
@@ -339,9 +339,8 @@ class Workspace:
         to_run = graph.upstream(outputs, stop_at=overrides)
         for name in sorted(to_run - set(overrides)):
             info = graph.nodes[name]
-            if not info.is_input and inspect.iscoroutinefunction(
-                graph.hamilton_node(name).callable
-            ):
+            functions = graph.hamilton_node(name).originating_functions or ()
+            if not info.is_input and any(inspect.iscoroutinefunction(f) for f in functions):
                 raise GraphError(
                     f"node {name!r} of module {info.module!r} is an async function; "
                     "kit executes with Hamilton's synchronous driver",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 import inspect
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from hamilton import node as hamilton_node
+from typing import TYPE_CHECKING, Any
 
 from kit.errors import InputTypeError, MissingInputsError, UnknownNodeError
+
+if TYPE_CHECKING:
+    from hamilton.graph_types import HamiltonNode
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class NodeInfo:
     source_file: str | None = None
     source_line: int | None = None
     python_type: Any = None
+    version: str | None = None  # Hamilton's code version: a hash of the function's source
 
 
 def type_name(annotation: Any) -> str:
@@ -52,16 +54,27 @@ def _source_location(fn: Any) -> tuple[str | None, int | None]:
         return None, None
 
 
+def _in_signature_order(names: set[str], fn: Any, order: Mapping[str, int]) -> list[str]:
+    """Dependencies as the function lists its parameters; the rest (renamed by a decorator) in
+    graph order. Hamilton gives them as a set, whose order would change from process to process."""
+    try:
+        parameters = list(inspect.signature(fn).parameters) if fn is not None else []
+    except (TypeError, ValueError):
+        parameters = []
+    position = {name: index for index, name in enumerate(parameters)}
+    return sorted(names, key=lambda d: (position.get(d, len(position)), order.get(d, -1), d))
+
+
 class DagGraph:
     """Nodes and edges of one built Hamilton graph, with the module each node came from."""
 
-    def __init__(
-        self, nodes: Mapping[str, hamilton_node.Node], module_names: Mapping[str, str]
-    ) -> None:
-        """`module_names` maps a module's `__name__` to its workspace name."""
-        self._hamilton_nodes = dict(nodes)
+    def __init__(self, nodes: Sequence[HamiltonNode], module_names: Mapping[str, str]) -> None:
+        """`nodes` as `Driver.list_available_variables()` gives them; `module_names` maps a
+        module's `__name__` to its workspace name."""
+        self._hamilton_nodes = {n.name: n for n in nodes}
+        order = {name: position for position, name in enumerate(self._hamilton_nodes)}
         self.nodes: dict[str, NodeInfo] = {
-            name: self._info(n, module_names) for name, n in self._hamilton_nodes.items()
+            n.name: self._info(n, module_names, order) for n in self._hamilton_nodes.values()
         }
         self.consumers: dict[str, list[str]] = {name: [] for name in self.nodes}
         for info in self.nodes.values():
@@ -69,18 +82,18 @@ class DagGraph:
                 self.consumers.setdefault(dependency, []).append(info.name)
 
     @staticmethod
-    def _info(n: hamilton_node.Node, module_names: Mapping[str, str]) -> NodeInfo:
+    def _info(
+        n: HamiltonNode, module_names: Mapping[str, str], order: Mapping[str, int]
+    ) -> NodeInfo:
         functions = n.originating_functions or ()
         fn = functions[0] if functions else None
-        is_input = n.user_defined
+        is_input = n.is_external_input
         module = None if is_input or fn is None else module_names.get(fn.__module__, fn.__module__)
         source_file, source_line = (
             _source_location(fn) if fn is not None and not is_input else (None, None)
         )
-        optional = frozenset(
-            name
-            for name, (_, kind) in n.input_types.items()
-            if kind == hamilton_node.DependencyType.OPTIONAL
+        dependencies = _in_signature_order(
+            n.required_dependencies | n.optional_dependencies, fn, order
         )
         return NodeInfo(
             name=n.name,
@@ -90,15 +103,16 @@ class DagGraph:
             doc=(n.documentation or "").strip(),
             tags={k: v for k, v in n.tags.items() if not k.startswith("hamilton.")},
             is_input=is_input,
-            dependencies=tuple(d.name for d in n.dependencies),
-            optional=optional,
-            defaults=dict(n.default_parameter_values),
+            dependencies=tuple(dependencies),
+            optional=frozenset(n.optional_dependencies),
+            defaults=dict(n.optional_dependencies_default_values),
             source_file=source_file,
             source_line=source_line,
             python_type=n.type,
+            version=n.version,
         )
 
-    def hamilton_node(self, name: str) -> hamilton_node.Node:
+    def hamilton_node(self, name: str) -> HamiltonNode:
         return self._hamilton_nodes[name]
 
     @property
