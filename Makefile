@@ -1,5 +1,6 @@
-# kit: the two set-up commands (`make demo`, `make test`) and `make lab`.
+# kit: the two set-up commands (`make demo`, `make test`), `make lint` and `make lab`.
 # Each creates .venv when missing and installs into it; nothing is assumed on the machine.
+# `make lab ARGS="--no-browser --port 8888"` runs JupyterLab headless (it prints a URL with its token).
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,16 +14,22 @@ export PREFECT_LOGGING_LEVEL := WARNING
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: demo test lab install system-packages clean
+.PHONY: demo test lint lab install system-packages clean
 
 demo: $(STAMP)
 	$(VENV)/bin/kit demo
 
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages lint
 	$(PY) -m pytest
 
+# ruff (lint and format) and mypy, as configured in pyproject.toml; generated modules and flows too.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check kit tests benchmarks modules flows notebooks
+	$(VENV)/bin/ruff format --check kit tests benchmarks modules flows notebooks
+	$(VENV)/bin/mypy kit
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(ARGS)
 
 install: $(STAMP)
 
