@@ -92,15 +92,34 @@ def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flo
         header.recipe
         == "kit promote notebooks/shop.ipynb shop_flow --outputs summary revenue --tasks by-module"
     )
+    line = page.locator(".kit-panel .kit-code pre")
     assert (
-        "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module"
-        in result.inner_text()
+        line.inner_text()
+        == "%hamilton_promote shop_flow --outputs summary revenue --tasks by-module"
     )
+    assert line.evaluate("pre => getComputedStyle(pre).whiteSpace") == "pre"  # never wrapped
+    page.locator(".kit-panel .kit-code button").click()
+    page.locator(".kit-panel .kit-code button", has_text="Copied").or_(
+        page.locator(".kit-panel .kit-code button", has_text="Ctrl+C")
+    ).wait_for()
     assert flows_of("shop_flow")() == {"summary": "revenue 30.0", "revenue": 30.0}
     assert page.page_errors == []
 
 
-def test_submit_button_runs_kit_submit_on_the_saved_notebook(page, lab: Lab) -> None:
+# Every new list of phases the Submit tab shows, in the order they appear.
+RECORD_PHASES = """() => {
+    window.kitPhases = [];
+    const record = () => {
+        const phases = [...document.querySelectorAll('.kit-phases .kit-phase')].map(p => p.textContent);
+        const last = window.kitPhases[window.kitPhases.length - 1] || [];
+        if (phases.join('\\n') !== last.join('\\n')) window.kitPhases.push(phases);
+    };
+    new MutationObserver(record).observe(document.querySelector('.kit-panel'),
+                                         {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_submit_button_runs_the_chosen_flow_showing_its_phases(page, lab: Lab) -> None:
     write_notebook(
         lab.root / "notebooks" / "orders.ipynb",
         "%load_ext kit",
@@ -114,20 +133,38 @@ def test_submit_button_runs_kit_submit_on_the_saved_notebook(page, lab: Lab) -> 
             return order_count * 1.5
         """,
         "%hamilton_promote order_flow --outputs total",
+        "%hamilton_promote count_flow --outputs order_count",
         "%hamilton_dag",
     )
     open_notebook(page, lab, "notebooks/orders.ipynb")
-    run_all(page, 4)
+    run_all(page, 5)
     node(page, "total").wait_for()
 
     panel_tab(page, "Submit").click()
+    flows = page.locator(".kit-panel .widget-checkbox")
+    flows.nth(1).wait_for()
+    assert sorted(flows.all_inner_texts()) == ["count_flow", "order_flow"]
+    page.locator(".kit-panel .widget-checkbox", has_text="count_flow").locator("input").uncheck()
+    page.evaluate(RECORD_PHASES)
     page.get_by_role("button", name="Submit").click()
-    page.locator(".kit-panel", has_text="running").first.wait_for()
+    assert "--flow order_flow" in page.locator(".kit-panel", has_text="running").first.inner_text()
     outcome = page.locator(".kit-submit-done, .kit-submit-failed")
     outcome.wait_for(timeout=300_000)
 
     log = page.locator(".kit-submit-log").inner_text()
     assert outcome.get_attribute("class") == "kit-submit-done", log
-    assert "1 of 1 flow run completed" in log
-    assert "order_flow" in log
+    summary = page.locator(".kit-summary").inner_text()
+    assert "flow order_flow" in summary and "1 of 1 flow run completed" in summary
+    assert "count_flow" not in log  # the unticked flow did not run
+
+    # The phases appeared one by one, in order: validating, Prefect, running the flow, done.
+    seen = page.evaluate("() => window.kitPhases")
+    final = seen[-1]
+    assert final[0].startswith("validating notebooks/orders.ipynb"), seen
+    assert final[-1].startswith("done: 1 of 1 flow run completed"), seen
+    assert "running flow order_flow" in final and final.index("running flow order_flow") > 1
+    assert [len(phases) for phases in seen] == list(range(1, len(final) + 1)), seen
+    # The result comes before the log in the tab.
+    summary_top = page.locator(".kit-summary").bounding_box()["y"]
+    assert summary_top < page.locator(".kit-submit-log").bounding_box()["y"]
     assert page.page_errors == []

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .conftest import Lab, cell, node, open_notebook, run_all, run_cell_again, write_notebook
+from .test_lab_first_view import READABLE_PX
 
 PREP = """\
     %%hamilton explore_prep
@@ -42,6 +43,18 @@ MODEL = """\
     def unrelated() -> int:
         return 0
     """
+# Every node name's size on screen, and the nodes not wholly inside the canvas.
+ON_SCREEN = """() => {
+    const canvas = document.querySelector('.kit-canvas').getBoundingClientRect();
+    const names = [...document.querySelectorAll('g.kit-node text.kit-node-name')];
+    const px = names.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+    const outside = [...document.querySelectorAll('g.kit-node')].filter(g => {
+        const box = g.getBoundingClientRect();
+        return box.left < canvas.left || box.right > canvas.right
+            || box.top < canvas.top || box.bottom > canvas.bottom;
+    }).map(g => g.dataset.name);
+    return {smallest: Math.min(...px), count: names.length, outside};
+}"""
 WRITE_SELECTION = """\
     import json
     from pathlib import Path
@@ -75,6 +88,14 @@ def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspac
     # Python selected `report` in the last cell: the view shows it.
     node(page, "report").wait_for()
     assert "kit-selected" in classes(page, "report")
+
+    # The first view fits this small graph whole, with every name readable.
+    page.wait_for_function(
+        "() => document.querySelector('.kit-viewport').hasAttribute('transform')"
+    )
+    view = page.evaluate(ON_SCREEN)
+    assert view["count"] == 6 and view["outside"] == [], view
+    assert view["smallest"] >= READABLE_PX, view
 
     # Clear, then click two nodes: the kernel holds exactly those, in click order.
     page.get_by_role("button", name="Clear selection").click()
