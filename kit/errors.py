@@ -102,21 +102,35 @@ class ConfigError(KitError):
         super().__init__(message, hint=hint)
 
 
+KNOWN_SHOWN = 12  # node names an UnknownNodeError lists in its hint
+
+
 class UnknownNodeError(KitError):
     """Outputs (or a selection) that name no node of the DAG."""
 
-    def __init__(self, names: Iterable[str], suggestions: Mapping[str, list[str]]) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        suggestions: Mapping[str, list[str]],
+        known: Iterable[str] = (),
+    ) -> None:
         self.names = list(names)
         self.suggestions = dict(suggestions)
+        self.known = sorted(known)
         parts = []
         for name in self.names:
             close = self.suggestions.get(name)
             parts.append(
                 f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
             )
+        shown = ", ".join(self.known[:KNOWN_SHOWN])
+        more = len(self.known) - KNOWN_SHOWN
+        listing = f"{shown} and {more} more" if more > 0 else shown
         super().__init__(
             f"unknown node{'s' if len(parts) > 1 else ''}: {', '.join(parts)}",
-            hint="request nodes the workspace defines; ws.nodes() lists them",
+            hint=f"request nodes the DAG defines: {listing}"
+            if self.known
+            else "request nodes the DAG defines",
         )
 
 
@@ -206,8 +220,8 @@ class LayoutFailed(KitError):
         self.reason = reason
         super().__init__(
             f"graphviz dot cannot lay out the DAG: {reason}",
-            hint="install graphviz (apt-get install graphviz, conda install graphviz), or leave the engine "
-            "to kit, which falls back to igraph",
+            hint="install graphviz (apt-get install graphviz, conda install graphviz), "
+            "or leave the engine to kit, which falls back to igraph",
         )
 
 
@@ -270,8 +284,9 @@ class OwnershipError(KitError):
         self.claimant = claimant
         super().__init__(
             f"{path} belongs to {owner}; {claimant} cannot write a file of the same name",
-            hint=f"rename the module or flow in one of them, or delete {path} if {owner} "
-            "no longer makes it",
+            hint=f"a notebook copied from {owner} needs names of its own: rename its "
+            f"%%hamilton cells and promoted flows (e.g. NAME_v2), then `kit export {claimant}`; "
+            f"or delete {path} if {owner} no longer makes it",
         )
 
 
@@ -309,7 +324,10 @@ class ValidationFailedError(KitError):
 
 
 class SubmitError(KitError):
-    """A submission that cannot go ahead: no flow to run, a wrong option, a flow Prefect cannot load."""
+    """A submission that cannot go ahead.
+
+    No flow to run, a wrong option, a flow Prefect cannot load.
+    """
 
     def __init__(
         self,

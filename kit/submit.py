@@ -37,6 +37,7 @@ from kit.validate import ValidationReport, validate
 ARTIFACT_KEY = "kit-validation"
 PHASE = "==> "  # the prefix of a phase line on stdout
 CHILD_EXIT_SECONDS = 30.0
+ERROR_LOG = Path(".kit") / "submit-error.log"  # the traceback of the Prefect side's last failure
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,8 @@ def _selected_flows(
             "header)",
             notebook=name,
             hint="promote outputs to a flow first: %hamilton_promote FLOW --outputs ... in the "
-            "notebook, then `kit export`",
+            "notebook, then `kit export`; a copy of another notebook owns nothing until its "
+            f"modules and flows have names of their own and `kit export {name}` wrote them",
         )
     if flow is None:
         return owned
@@ -468,12 +470,12 @@ def child_main(argv: list[str]) -> int:
     project = require_project(Path.cwd())
     project.put_root_on_sys_path()
     loaded: dict[str, Any] = {}
-    failure: SubmitError | None = None
+    failure: Exception | None = None
     try:
         loaded = {name: _load_flow(project, name, file) for name, file in prepare["flows"].items()}
         _connect(embedded=prepare["embedded"])
-    except SubmitError as error:
-        failure = error  # reported only if the notebook passes, when the job comes
+    except Exception as error:  # reported only if the notebook passes, when the job comes
+        failure = error
     line = sys.stdin.readline()
     if not line:  # validation failed or was interrupted: nothing runs
         return 0
@@ -494,6 +496,19 @@ def child_main(argv: list[str]) -> int:
                 runs.append(_run(name, loaded[name], planned[name], job))
     except SubmitError as error:
         result_file.write_text(json.dumps({"error": _error_record(error)}))
+        return 1
+    except Exception as error:  # Prefect's own failure (a server gone mid-run...): one line
+        import traceback
+
+        log = project.root / ERROR_LOG
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        unexpected = SubmitError(
+            f"the Prefect side failed: {type(error).__name__}: {error}",
+            hint=f"the traceback is in {ERROR_LOG}; check the server (`kit server status`) "
+            "and submit again",
+        )
+        result_file.write_text(json.dumps({"error": _error_record(unexpected)}))
         return 1
     result_file.write_text(json.dumps({"runs": runs}, default=str))
     return 0

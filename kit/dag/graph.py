@@ -127,6 +127,7 @@ class DagGraph:
             raise UnknownNodeError(
                 unknown,
                 {name: difflib.get_close_matches(name, self.nodes, n=3) for name in unknown},
+                known=[name for name, info in self.nodes.items() if not info.is_input],
             )
 
     def upstream(self, outputs: Iterable[str], stop_at: Iterable[str] = ()) -> set[str]:
@@ -168,7 +169,7 @@ class DagGraph:
             raise MissingInputsError(missing)
 
     def check_input_types(self, outputs: Iterable[str], values: Mapping[str, Any]) -> None:
-        """Raise `InputTypeError` for values of external inputs of `outputs` that their type refuses."""
+        """Raise `InputTypeError` for external inputs of `outputs` whose type refuses the value."""
         from hamilton import htypes
 
         needed = self.upstream(outputs, stop_at=values)
