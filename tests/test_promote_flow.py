@@ -14,13 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pandas as pd
 import pytest
 from conftest import forget_project_modules
-from promote_examples import ML_MODULES, ML_OUTPUTS, load_workspace
+from promote_examples import DATA, ML_MODULES, ML_OUTPUTS, load_workspace
 
 import kit
 from kit import generated
+from kit.cli import main
 from kit.errors import PromoteError, UnknownNodeError
 from kit.generated import GeneratedFileError
 from kit.grammar import promote_line
@@ -32,7 +34,7 @@ ALLOWED_IMPORTS |= {"typing", "pandas", "hamilton", "prefect", "modules"}
 
 @pytest.fixture(autouse=True)
 def flows_package(project: Path) -> None:
-    """flows/ as `kit init` makes it: a package, so `flows.FLOW` is the project's, not another `flows`."""
+    """flows/ as `kit init` makes it: a package, so `flows.FLOW` is the project's, not another."""
     (project / "flows" / "__init__.py").touch()
 
 
@@ -62,7 +64,7 @@ def execute(ws: kit.Workspace, outputs: list[str], **inputs: Any) -> tuple[dict[
 def run_flow(
     flow: str, modules: tuple[str, ...], **parameters: Any
 ) -> tuple[dict[str, Any], Counter, list[Any]]:
-    """Import flows/FLOW.py and the modules it imports afresh, run it; its result, calls and task runs."""
+    """Import flows/FLOW.py and its modules afresh, run it; its result, calls and task runs."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -169,7 +171,7 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
         "None",
     ]
     assert 'receives=["scaled", "label"],\n        upstream=[from_ingest, from_features],' in body
-    # every task is submitted before any result is awaited, so Prefect runs independent tasks at once
+    # every task is submitted before any result is awaited: Prefect runs independent tasks at once
     flow_lines = ast.unparse(flow).splitlines()
     submits = [i for i, line in enumerate(flow_lines) if ".submit(" in line]
     results = [i for i, line in enumerate(flow_lines) if ".result()" in line]
@@ -203,7 +205,7 @@ def test_a_hand_edited_helper_module_stops_every_promote(ml: kit.Workspace, proj
     helper = project / "flows" / "_runtime.py"
     edited = helper.read_text().replace("def run_nodes(", "def run_nodes(  # tuned by hand\n")
     helper.write_text(edited)
-    with pytest.raises(GeneratedFileError, match="_runtime.py was edited by hand"):
+    with pytest.raises(GeneratedFileError, match=r"_runtime\.py was edited by hand"):
         ml.promote("other_flow", ML_OUTPUTS)
     assert helper.read_text() == edited and not (project / "flows" / "other_flow.py").exists()
 
@@ -228,7 +230,7 @@ def test_a_hand_edited_module_stops_the_promote_before_the_flow_is_written(
     ml.export(["model"])
     module = project / "modules" / "model.py"
     module.write_text(module.read_text() + "\n# my edit\n")
-    with pytest.raises(GeneratedFileError, match="model.py was edited by hand"):
+    with pytest.raises(GeneratedFileError, match=r"model\.py was edited by hand"):
         ml.promote("ml_flow", ML_OUTPUTS)
     assert not (project / "flows" / "ml_flow.py").exists()
     assert not (project / "modules" / "ingest.py").exists()
@@ -317,7 +319,7 @@ def test_every_strategy_runs_each_node_once_and_returns_what_execute_returns(
 def test_another_config_variant_at_run_time_gives_its_results(
     prefect_api: None, ml: kit.Workspace, project: Path, fresh_imports: None
 ) -> None:
-    """`scaled` by label needs `label`, which the features task never received: it computes it itself."""
+    """`scaled` by label needs `label`, which the features task never received: it computes it."""
     promote(ml, "ml_flow", ML_OUTPUTS, "by-module")
     ml.config = {"scaling": "by_label"}
     expected, _ = execute(ml, ML_OUTPUTS, predictions_path=str(project / "expected.csv"))
@@ -399,3 +401,121 @@ def test_cached_tasks_are_reused_and_runs_publish_artifacts(
     assert set(by_key) == keys
     assert "| `feature_frame` | `pandas.DataFrame` | 25 x 2 |" in by_key["cached-flow-outputs"].data
     assert by_key["cached-flow-feature-frame"].type == "table"
+
+
+# -- the helper module, the parameters ------------------------------------------------------------
+
+
+def write_notebook(path: Path, *promote_lines: str, cells: bool = True) -> Path:
+    """A notebook: a parameters cell (rows before predictions_path), the example modules as cells
+    (or used from modules/, so that two notebooks can share them), a config line, promote lines."""
+    parameters = nbformat.v4.new_code_cell('rows = 12\npredictions_path = "predictions.csv"\n')
+    parameters.metadata["tags"] = ["parameters"]
+    modules = [
+        nbformat.v4.new_code_cell(f"%%hamilton {name}\n" + (DATA / f"{name}.py").read_text())
+        for name in ML_MODULES
+    ]
+    if not cells:
+        modules = [nbformat.v4.new_code_cell("%hamilton_use modules.ingest modules.features")]
+        modules.append(nbformat.v4.new_code_cell("%hamilton_use modules.model"))
+    lines = [
+        nbformat.v4.new_code_cell(line)
+        for line in ["%hamilton_config scaling=standard", *promote_lines]
+    ]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("%load_ext kit"), parameters, *modules, *lines]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def kit_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """Run `kit ARGV` in this process; its exit code and what it printed."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def signature(path: Path, flow: str) -> list[str]:
+    """The parameter names of the flow function in `path`, read with ast."""
+    tree = ast.parse(path.read_text())
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == flow)
+    return [argument.arg for argument in function.args.args]
+
+
+def test_flows_of_one_notebook_order_their_parameters_alike(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(
+        project / "notebooks" / "ml.ipynb",
+        "%hamilton_promote scores --outputs score --tasks single",
+        "%hamilton_promote areas --outputs area save_predictions --tasks per-output",
+    )
+    assert kit_cli(capsys, "export")[0] == 0
+    scores = signature(project / "flows" / "scores.py", "scores")
+    areas = signature(project / "flows" / "areas.py", "areas")
+    tail = ["hamilton_config", "hamilton_config_variable"]
+    # the parameters cell's order (rows, predictions_path), then the DAG's (seed)
+    assert scores == ["rows", "seed", *tail]
+    assert areas == ["rows", "predictions_path", "seed", *tail]
+
+
+def test_every_parameter_has_a_description_in_prefect(
+    project: Path, capsys: pytest.CaptureFixture[str], fresh_imports: None
+) -> None:
+    write_notebook(
+        project / "notebooks" / "ml.ipynb",
+        "%hamilton_promote ml_flow --outputs score save_predictions --tasks by-module",
+    )
+    assert kit_cli(capsys, "export")[0] == 0
+    forget_project_modules("modules")
+    flow = importlib.import_module("flows.ml_flow").ml_flow
+    properties = flow.parameters.properties
+    assert list(properties) == signature(project / "flows" / "ml_flow.py", "ml_flow")
+    descriptions = {
+        name: " ".join(schema["description"].split()) for name, schema in properties.items()
+    }
+    assert descriptions == {
+        "rows": "Hamilton input of raw; default from the notebook's parameters cell.",
+        "predictions_path": "Hamilton input of save_predictions; default from the notebook's "
+        "parameters cell.",
+        "seed": "Hamilton input of raw; default from the function's signature.",
+        "hamilton_config": "The Hamilton config (recorded with every run).",
+        "hamilton_config_variable": "The name of a Prefect Variable whose JSON object replaces "
+        "hamilton_config.",
+    }
+
+
+def test_the_helper_module_is_checked_shared_and_pruned_like_any_generated_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = "%hamilton_promote {} --outputs score --tasks single"
+    first = write_notebook(project / "notebooks" / "first.ipynb", line.format("first_flow"))
+    helper = project / "flows" / "_runtime.py"
+    code, out = kit_cli(capsys, "check")
+    assert code == 1 and "flows/_runtime.py: missing, from notebooks/first.ipynb" in out
+    assert kit_cli(capsys, "export")[0] == 0
+    header, _ = generated.read(helper)
+    assert (header.source, header.recipe) == (runtime.SOURCE, "kit export")
+    assert generated.owner(helper) is None  # no notebook owns it
+    # a second notebook's flow shares it: no ownership conflict, reported once when it drifts
+    second = project / "notebooks" / "second.ipynb"
+    write_notebook(second, line.format("second_flow"), cells=False)
+    assert kit_cli(capsys, "export")[0] == 0 and kit_cli(capsys, "check")[0] == 0
+    helper.write_text(helper.read_text().replace("def run_nodes(", "def run_nodes(  # edit\n"))
+    code, out = kit_cli(capsys, "check")
+    assert code == 1 and out.count("flows/_runtime.py: hand-edited") == 1
+    assert kit_cli(capsys, "export", "--force")[0] == 0 and kit_cli(capsys, "check")[0] == 0
+    # while a flow is left it stays; with the last one, --prune removes it
+    write_notebook(first)
+    assert "removed flows/first_flow.py" in kit_cli(capsys, "export", "--prune")[1]
+    assert helper.is_file()
+    write_notebook(second, cells=False)
+    code, out = kit_cli(capsys, "check")  # the orphaned flow on disk still imports it
+    assert code == 1 and "second_flow.py: orphaned" in out and "_runtime.py" not in out
+    code, out = kit_cli(capsys, "export", "--prune")
+    assert "removed flows/second_flow.py" in out and "removed flows/_runtime.py" in out
+    assert not helper.exists() and kit_cli(capsys, "check")[0] == 0
+    helper.write_text(runtime.runtime_text())  # left behind with no flow: kit check says so
+    code, out = kit_cli(capsys, "check")
+    assert code == 1 and "flows/_runtime.py: orphaned (no flow imports it)" in out

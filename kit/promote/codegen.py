@@ -104,12 +104,23 @@ class _Group:
     closing: str  # the bracket and what follows it on the line, e.g. `) -> dict[str, Any]:`
 
 
-_Source = str | _Group
+@dataclass(frozen=True)
+class _Assigned:
+    """`head value` (`x = value`, `"key": value`): ruff splits the value's own brackets after the
+    head when the head fits, and else moves the value into parentheses on lines of its own."""
+
+    head: str
+    value: _Source
+
+
+_Source = str | _Group | _Assigned
 
 
 def _flat(source: _Source) -> str:
     if isinstance(source, str):
         return source
+    if isinstance(source, _Assigned):
+        return source.head + _flat(source.value)
     inner = ", ".join(_flat(item) for item in source.items)
     return f"{source.opening}{inner}{source.closing}"
 
@@ -118,7 +129,17 @@ def _layout(source: _Source, indent: int = 0, suffix: str = "") -> str:
     """The source at `indent`, followed by `suffix` (a comma inside an outer group)."""
     margin = " " * indent
     line = f"{margin}{_flat(source)}{suffix}"
-    if isinstance(source, str) or not source.items or len(line) <= WIDTH:
+    if isinstance(source, str) or len(line) <= WIDTH:
+        return line
+    if isinstance(source, _Assigned):
+        value = source.value
+        if isinstance(value, _Group) and len(margin + source.head + value.opening) <= WIDTH:
+            return _layout(_Group(source.head + value.opening, value.items, value.closing), indent)
+        wrapped = f"{margin}{source.head}(\n{_layout(value, indent + 4)}\n{margin}){suffix}"
+        if isinstance(value, str) or max(map(len, wrapped.splitlines())) <= WIDTH:
+            return wrapped
+        return _layout(_Group(source.head + value.opening, value.items, value.closing), indent)
+    if not source.items:
         return line
     inner = "".join(_layout(item, indent + 4, ",") + "\n" for item in source.items)
     return f"{margin}{source.opening}\n{inner}{margin}{source.closing}{suffix}"
@@ -563,19 +584,19 @@ def _flow_source(spec: FlowSpec, names: _Names, signature: list[_Source]) -> str
         "        hamilton_config = config_from_variable(hamilton_config_variable)",
     ]
     if spec.parameters:
-        given = tuple(f"{literal(p.name)}: {p.name}" for p in spec.parameters if not p.optional)
+        given = tuple(
+            _Assigned(f"{literal(p.name)}: ", p.name) for p in spec.parameters if not p.optional
+        )
         lines.append(_layout(_Group("inputs = {", given, "}"), 4))
         for parameter in spec.parameters:
             if parameter.optional:
-                lines += [
-                    f"    if {parameter.name} is not None:",
-                    f"        inputs[{literal(parameter.name)}] = {parameter.name}",
-                ]
+                assigned = _Assigned(f"inputs[{literal(parameter.name)}] = ", parameter.name)
+                lines += [f"    if {parameter.name} is not None:", _layout(assigned, 8)]
     for task in spec.plan.tasks:
         arguments = ["hamilton_config"] + (["inputs"] if spec.parameters else [])
         arguments += [f"from_{up}={names.future[up]}" for up in task.upstream]
-        submit = f"{names.future[task.name]} = {names.task_function[task.name]}.submit("
-        lines.append(_layout(_Group(submit, tuple(arguments), ")"), 4))
+        submit = _Group(f"{names.task_function[task.name]}.submit(", tuple(arguments), ")")
+        lines.append(_layout(_Assigned(f"{names.future[task.name]} = ", submit), 4))
     results = tuple(
         f"**{names.future[task.name]}.result()" for task in spec.plan.tasks if task.outputs
     )
