@@ -1,4 +1,4 @@
-"""A real JupyterLab (started once per session, on 127.0.0.1 with a token) driven by Debian's Chromium.
+"""A real JupyterLab (one per session, on 127.0.0.1 with a token) driven by Debian's Chromium.
 
 The server runs in a throwaway kit project; each test writes its own notebook there and opens
 it, so each gets its own kernel. The server is stopped by its PID at the end of the session.
@@ -154,7 +154,7 @@ def page(browser):
     context.close()
 
 
-# -- notebooks and JupyterLab -----------------------------------------------------------------------
+# -- notebooks and JupyterLab ---------------------------------------------------------------------
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -185,8 +185,11 @@ def wait_all_executed(page, count: int) -> None:
     """Every one of the `count` code cells shows an execution number (none pending, none unrun)."""
     page.wait_for_function(
         """count => {
-            const prompts = [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')];
-            return prompts.length === count && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+            const prompts = [
+                ...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')
+            ];
+            return prompts.length === count
+                && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
         }""",
         arg=count,
         timeout=CELL_TIMEOUT_MS,
@@ -200,7 +203,7 @@ def run_all(page, count: int) -> None:
 
 
 def run_cell_again(page, index: int, source: str | None = None) -> None:
-    """Run cell `index` again (after replacing its text with `source`), and wait for it to finish."""
+    """Run cell `index` again (its text replaced with `source`, if given); wait for it to finish."""
     before = prompt_number(page, index)
     editor = cell(page, index).locator(".cm-content")
     editor.click()
@@ -210,7 +213,8 @@ def run_cell_again(page, index: int, source: str | None = None) -> None:
     page.keyboard.press("Control+Enter")
     page.wait_for_function(
         """([index, before]) => {
-            const prompt = document.querySelectorAll('.jp-Notebook .jp-Cell')[index].querySelector('.jp-InputPrompt');
+            const prompt = document.querySelectorAll('.jp-Notebook .jp-Cell')[index]
+                .querySelector('.jp-InputPrompt');
             const match = /^\\[(\\d+)\\]:$/.exec(prompt.textContent.trim());
             return match !== null && Number(match[1]) !== before;
         }""",

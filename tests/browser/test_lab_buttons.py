@@ -38,7 +38,7 @@ def panel_tab(page, title: str):
 
 @pytest.fixture
 def flows_of(lab: Lab):
-    """Load flows/NAME.py of the Lab project in this process: the flow function (modules forgotten after)."""
+    """Load flows/NAME.py of the Lab project here: its flow function (modules forgotten after)."""
     sys.path.insert(0, str(lab.root))
     forget_project_modules()
 
@@ -110,7 +110,8 @@ def test_promote_button_writes_a_flow_that_runs(page, lab: Lab, prefect_api, flo
 RECORD_PHASES = """() => {
     window.kitPhases = [];
     const record = () => {
-        const phases = [...document.querySelectorAll('.kit-phases .kit-phase')].map(p => p.textContent);
+        const phases = [...document.querySelectorAll('.kit-phases .kit-phase')]
+            .map(p => p.textContent);
         const last = window.kitPhases[window.kitPhases.length - 1] || [];
         if (phases.join('\\n') !== last.join('\\n')) window.kitPhases.push(phases);
     };

@@ -1,4 +1,4 @@
-"""The DAG widget in a real JupyterLab and Chromium: clicks reach the kernel, the kernel reaches the view."""
+"""The DAG widget in JupyterLab and Chromium: clicks reach the kernel, and the kernel the view."""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ def test_clicks_select_outputs_the_kernel_sees_and_the_view_follows_the_workspac
     assert "int" in text and "explore_prep" in text and "The raw number." in text
     assert "notebooks/explore.ipynb: %%hamilton explore_prep cell, line 2" in text
 
-    # Re-running the upstream cell with a new function: the node appears in place, the selection stays.
+    # Re-running the upstream cell with a new function: the node appears in place, the selection
+    # stays.
     run_cell_again(page, 1, PREP_WITH_EXTRA)
     node(page, "extra").wait_for()
     assert "kit-selected" in classes(page, "score") and "kit-selected" in classes(page, "clean")

@@ -1,4 +1,4 @@
-"""`kit dag NOTEBOOK --out dag.html|dag.svg` opened in Chromium: every node drawn, offline, interactive."""
+"""`kit dag NOTEBOOK --out dag.html|dag.svg` in Chromium: every node drawn, offline, interactive."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_the_standalone_page_draws_every_node_offline_and_highlights_a_selection
     drawn = page.locator("g.kit-node").evaluate_all(
         """groups => groups.map(g => {
             const box = g.getBoundingClientRect();
-            return [g.querySelector('text.kit-node-name').textContent, box.width > 0 && box.height > 0];
+            const name = g.querySelector('text.kit-node-name').textContent;
+            return [name, box.width > 0 && box.height > 0];
         })"""
     )
     assert sorted(drawn) == sorted([name, True] for name in payload["deps"])
@@ -64,6 +65,7 @@ def test_the_static_svg_shows_every_node(page, project: Path) -> None:
 
     page.goto(out.as_uri())
     names = page.locator("g.kit-node").evaluate_all(
-        "gs => gs.filter(g => g.getBoundingClientRect().width > 0).map(g => g.querySelector('text').textContent).sort()"
+        "gs => gs.filter(g => g.getBoundingClientRect().width > 0)"
+        ".map(g => g.querySelector('text').textContent).sort()"
     )
     assert names == ["clean", "limit", "path", "raw"]
