@@ -110,7 +110,7 @@ class _Assigned:
     head when the head fits, and else moves the value into parentheses on lines of its own."""
 
     head: str
-    value: _Source
+    value: str | _Group
 
 
 _Source = str | _Group | _Assigned
@@ -133,12 +133,14 @@ def _layout(source: _Source, indent: int = 0, suffix: str = "") -> str:
         return line
     if isinstance(source, _Assigned):
         value = source.value
-        if isinstance(value, _Group) and len(margin + source.head + value.opening) <= WIDTH:
-            return _layout(_Group(source.head + value.opening, value.items, value.closing), indent)
         wrapped = f"{margin}{source.head}(\n{_layout(value, indent + 4)}\n{margin}){suffix}"
-        if isinstance(value, str) or max(map(len, wrapped.splitlines())) <= WIDTH:
+        if isinstance(value, str):
             return wrapped
-        return _layout(_Group(source.head + value.opening, value.items, value.closing), indent)
+        opening = source.head + value.opening
+        split = _layout(_Group(opening, value.items, value.closing), indent, suffix)
+        if len(margin + opening) > WIDTH and max(map(len, wrapped.splitlines())) <= WIDTH:
+            return wrapped
+        return split
     if not source.items:
         return line
     inner = "".join(_layout(item, indent + 4, ",") + "\n" for item in source.items)
