@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +23,10 @@ from kit.errors import (
     CellError,
     DuplicateNodeError,
     GraphError,
-    KitError,
     ModuleNameError,
     UnknownNodeError,
 )
+from kit.widget._kernel import describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
@@ -37,13 +36,6 @@ __all__ = ["DagWidget"]
 _HERE = Path(__file__).parent
 # Errors of a cell run that leave the workspace as it was: the widget says so over its last graph.
 _DAG_ERRORS = (CellError, DuplicateNodeError, GraphError, ModuleNameError)
-
-
-def describe_error(error: BaseException) -> str:
-    """A kit error as its message and hint; anything else with its traceback (it is a kit bug)."""
-    if isinstance(error, KitError):
-        return f"{type(error).__name__}: {error}"
-    return "".join(traceback.format_exception(error)).rstrip()
 
 
 class DagWidget(anywidget.AnyWidget):
@@ -144,19 +136,3 @@ class DagWidget(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The graph with the panel beside it."""
         return self._box._repr_mimebundle_(**kwargs)
-
-
-class CommandLine(anywidget.AnyWidget):
-    """A command line shown as code (no wrapping, scrolled sideways) with a Copy button."""
-
-    _esm = _HERE / "command.js"
-    text = traitlets.Unicode("").tag(sync=True)
-
-
-def ipython_shell() -> Any:
-    """The running IPython shell, or None (a script, `kit dag`)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()

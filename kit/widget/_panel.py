@@ -22,7 +22,8 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from kit.errors import KitError
-from kit.widget import CommandLine, describe_error, ipython_shell
+from kit.widget._command_line import CommandLine
+from kit.widget._kernel import describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.widget import DagWidget
