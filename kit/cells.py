@@ -56,7 +56,10 @@ def cell_filename(qualified_name: str, source: str) -> str:
 
 
 def compile_cell(source: str, *, module: str, filename: str) -> types.CodeType:
-    """Compile a cell body as a module file would be: no inherited __future__ flags, no added lines."""
+    """Compile a cell body as a module file would be.
+
+    No inherited __future__ flags, no added lines.
+    """
     try:
         return compile(source, filename, "exec", dont_inherit=True)
     except SyntaxError as error:

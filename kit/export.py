@@ -29,7 +29,8 @@ def module_text(ws: Workspace, name: str) -> tuple[Path, str]:
         )
     if not entry.is_cell:
         raise KitError(
-            f"module {name!r} was added with %hamilton_use; it already is the file {entry.module.__file__}",
+            f"module {name!r} was added with %hamilton_use; "
+            f"it already is the file {entry.module.__file__}",
             hint="export only %%hamilton cell modules",
         )
     path = ws.require_project().modules / f"{name}.py"
@@ -41,7 +42,10 @@ def module_text(ws: Workspace, name: str) -> tuple[Path, str]:
 def export_workspace(
     ws: Workspace, names: Iterable[str] | None = None, *, force: bool = False
 ) -> list[Path]:
-    """Write modules/NAME.py for the named cell modules (all when None); nothing if any is refused."""
+    """Write modules/NAME.py for the named cell modules (all when None).
+
+    Nothing is written if any is refused.
+    """
     if names is None:
         names = [name for name, entry in ws.entries.items() if entry.is_cell]
     texts = [module_text(ws, name) for name in names]
@@ -52,7 +56,10 @@ def export_workspace(
 
 
 def module_file(target: str, ws: Workspace) -> Path:
-    """The file `%hamilton_load` means: a path, a module NAME of the modules folder, or a dotted name."""
+    """The file that `%hamilton_load TARGET` names.
+
+    TARGET is a path, a module NAME of the modules folder, or a dotted name.
+    """
     project = ws.require_project()
     package, _, name = target.rpartition(".")
     if target.endswith(".py") or "/" in target:
@@ -89,7 +96,8 @@ def load_cell_text(target: str, ws: Workspace) -> str:
         if not recipe.startswith("%%hamilton "):
             raise KitError(
                 f"{path} is a generated flow, made by `{recipe}`",
-                hint="change the flow's promote line (or the modules it imports) in the notebook instead",
+                hint="change the flow's promote line (or the modules it imports) "
+                "in the notebook instead",
             )
     cell_body = generated.normalise_body(body).rstrip("\n")
     return f"{recipe}\n{cell_body}"

@@ -59,7 +59,7 @@ class FileState(enum.Enum):
 
 
 def normalise_body(source: str) -> str:
-    """Trailing whitespace stripped from each line, trailing blank lines dropped, one final newline."""
+    """Each line right-stripped, trailing blank lines dropped, one final newline."""
     lines = [line.rstrip() for line in source.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -71,7 +71,10 @@ def digest(body: str) -> str:
 
 
 def _recipe_lines(recipe: str) -> list[str]:
-    """The recipe as header comment lines of at most WIDTH characters, each but the last CONTINUED."""
+    """The recipe as header comment lines of at most WIDTH characters.
+
+    Each line but the last ends with CONTINUED.
+    """
     words = textwrap.wrap(
         " ".join(recipe.split()),
         WIDTH - len("#     ") - len(f" {CONTINUED}"),
@@ -89,11 +92,7 @@ def render(source: str | None, recipe: str, body: str) -> str:
     body = normalise_body(body)
     recipe_lines = "".join(f"{line}\n" for line in _recipe_lines(recipe))
     return (
-        f"{MARK}{source or INTERACTIVE}\n"
-        f"{recipe_lines}"
-        f"{ADVICE}\n"
-        f"# sha256: {digest(body)}\n"
-        f"{body}"
+        f"{MARK}{source or INTERACTIVE}\n{recipe_lines}{ADVICE}\n# sha256: {digest(body)}\n{body}"
     )
 
 
@@ -177,20 +176,25 @@ def check_writable(path: Path, wanted: str, *, force: bool = False) -> FileState
 
 
 def validating() -> bool:
-    """True in a kernel that `kit validate` (or the pytest plugin) runs: it writes no generated file."""
+    """True in a kernel that `kit validate` (or the pytest plugin) runs.
+
+    Such a kernel writes no generated file.
+    """
     return os.environ.get("KIT_VALIDATE") == "1"
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, renamed into place (callers hold the export lock).
+    """Write through a temporary file in the same folder, renamed into place.
 
-    Under validation (KIT_VALIDATE=1) it writes nothing: identical text is a no-op, other text an error.
+    Callers hold the export lock. Under validation (KIT_VALIDATE=1) it writes nothing:
+    identical text is a no-op, other text an error.
     """
     if validating():
         if path.is_file() and path.read_text() == text:
             return
         raise GeneratedFileError(
-            f"{path} differs from what the notebook derives, and a validation run writes no generated file",
+            f"{path} differs from what the notebook derives, "
+            "and a validation run writes no generated file",
             path=path,
             state=state_of(path, text),
             diff=unified_diff(path, text),
@@ -255,7 +259,10 @@ def check_folder(folder: Path) -> None:
 
 
 def owner(path: Path) -> str | None:
-    """The notebook that owns a generated file: the one its header names, while that notebook exists."""
+    """The notebook that owns a generated file.
+
+    It is the one its header names, while that notebook exists.
+    """
     existing = read(path)
     notebook = existing[0].notebook if existing is not None else None
     if notebook is None:
@@ -282,7 +289,10 @@ def plan_write(path: Path, text: str, *, force: bool = False) -> PlannedWrite:
 
 
 def write_planned(plans: Sequence[PlannedWrite]) -> list[Path]:
-    """Write every planned file whose content changes (atomically, under a lock); all their paths."""
+    """Write every planned file whose content changes (atomically, under a lock).
+
+    Return all their paths.
+    """
     for plan in plans:
         if plan.state is not FileState.CURRENT:
             write_atomic(plan.path, plan.text)

@@ -124,7 +124,8 @@ def resolve_value(text: str, namespace: Mapping[str, Any]) -> Any:
             raise ConfigError(
                 f"${name} names no variable",
                 text=text,
-                hint=f"define {name} (typically in the notebook's parameters cell) before this line",
+                hint=f"define {name} (typically in the notebook's parameters cell) "
+                "before this line",
             )
         return namespace[name]
     return typed_value(text)
@@ -298,7 +299,10 @@ def parse_promote_magic(line: str) -> tuple[str, dict[str, Any]]:
 
 
 def parse_promote_line(line: str) -> tuple[str, dict[str, Any]]:
-    """The flow and options of a recorded `%hamilton_promote FLOW ...` line or `kit promote` recipe."""
+    """The flow and options of a recorded promote line.
+
+    A `%hamilton_promote FLOW ...` line or a `kit promote` recipe.
+    """
     words = shlex.split(line)
     if words[:1] == [PROMOTE_MAGIC]:
         words = words[1:]

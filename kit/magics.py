@@ -45,7 +45,7 @@ class KitMagics(Magics):
             self._execute(ws, outputs)
 
     def _execute(self, ws: Workspace, outputs: Sequence[str]) -> None:
-        """Execute `outputs`, taking missing inputs from notebook variables, and bind the results."""
+        """Execute `outputs`, missing inputs taken from notebook variables; bind the results."""
         graph = ws.graph()
         graph.check_known(outputs)
         wanted = graph.required_inputs(outputs, given=ws.config)
@@ -64,7 +64,10 @@ class KitMagics(Magics):
 
     @line_magic
     def hamilton_use(self, line: str) -> None:
-        """%hamilton_use MODULE ...: add importable modules (modules.prepare_data) to the workspace."""
+        """%hamilton_use MODULE ...: add importable modules to the workspace.
+
+        Such as modules.prepare_data.
+        """
         steps.use_modules(self.workspace, line)
 
     @line_magic
@@ -85,7 +88,10 @@ class KitMagics(Magics):
     @no_var_expand
     @line_magic
     def hamilton_promote(self, line: str) -> None:
-        """%hamilton_promote FLOW --outputs OUT ... [--tasks STRATEGY] [options]: write flows/FLOW.py."""
+        """%hamilton_promote FLOW --outputs OUT ... [--tasks STRATEGY] [options].
+
+        Write flows/FLOW.py.
+        """
         from kit.promote import promote
 
         flow, options = parse_promote_magic(line)
@@ -96,7 +102,10 @@ class KitMagics(Magics):
 
     @line_magic
     def hamilton_load(self, line: str) -> None:
-        """%hamilton_load NAME_OR_PATH: put a module's source, as a %%hamilton cell, in the next cell."""
+        """%hamilton_load NAME_OR_PATH: put a module's source in the next cell.
+
+        The source comes as a %%hamilton cell.
+        """
         from kit.export import load_cell_text
 
         target = line.strip()

@@ -1,4 +1,6 @@
-"""Read a notebook file without a kernel: its `%%hamilton` cells, its kit magic lines, its parameters.
+"""Read a notebook file without a kernel.
+
+Its `%%hamilton` cells, its kit magic lines, its parameters.
 
 A cell is read as IPython reads it (IPython's own input transformer turns magics into
 `get_ipython().run_*_magic(...)` calls), so a magic inside a string or a docstring is not
@@ -36,7 +38,10 @@ class HamiltonCell:
 
 @dataclass(frozen=True)
 class MagicLine:
-    """A `%hamilton_use`, `%hamilton_config` or `%hamilton_promote` line at the top level of a cell."""
+    """A kit magic line at the top level of a cell.
+
+    A `%hamilton_use`, `%hamilton_config` or `%hamilton_promote` line.
+    """
 
     index: int
     line: int
@@ -45,7 +50,10 @@ class MagicLine:
 
     @property
     def text(self) -> str:
-        """The line as a magic writes it in a file header (`%hamilton_promote FLOW --outputs ...`)."""
+        """The line as a magic writes it in a file header.
+
+        For example `%hamilton_promote FLOW --outputs ...`.
+        """
         return f"%{self.magic} {self.argument.strip()}".rstrip()
 
 
@@ -101,7 +109,8 @@ def _load(path: Path) -> Any:
         raise NotebookError(
             name,
             f"is not JSON (line {error.lineno}, column {error.colno}: {error.msg})",
-            hint="a notebook is a JSON file; restore it from version control or save it again in JupyterLab",
+            hint="a notebook is a JSON file; "
+            "restore it from version control or save it again in JupyterLab",
         ) from None
     version = data.get("nbformat") if isinstance(data, dict) else None
     if version != 4:
@@ -110,7 +119,8 @@ def _load(path: Path) -> Any:
             f"is nbformat {version}, not nbformat 4"
             if version
             else "is JSON but not a notebook (no nbformat key)",
-            hint="open and save it in JupyterLab, or run `jupyter nbconvert --to notebook --nbformat 4` on it",
+            hint="open and save it in JupyterLab, "
+            "or run `jupyter nbconvert --to notebook --nbformat 4` on it",
         )
     try:
         notebook = nbformat.reads(text, as_version=4)
@@ -270,6 +280,9 @@ def read_notebook(path: Path) -> NotebookSource:
 
 
 def parameter_literals(path: Path) -> dict[str, Any]:
-    """The literals of the notebook's `parameters` cell as written (never papermill's injected values)."""
+    """The literals of the notebook's `parameters` cell as written.
+
+    Never papermill's injected values.
+    """
     parameters_cell = _parameters_cell(_load(path))
     return _literals(parameters_cell.source) if parameters_cell is not None else {}

@@ -1,4 +1,6 @@
-"""`pytest --kit-notebooks [PATH]`: each notebook under PATH is a test item that `kit validate` must pass.
+"""`pytest --kit-notebooks [PATH]`: each notebook under PATH is a test item.
+
+It passes when `kit validate` passes the notebook.
 
 Registered through the `pytest11` entry point, so it loads in every pytest run of an environment
 that has kit: it imports nothing heavy until a notebook item runs.
@@ -8,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from kit.errors import KitError, NotebookFailed
 from kit.project import find_project
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
 
 OPTION = "--kit-notebooks"
 _ROOT = pytest.StashKey[Path]()
@@ -55,7 +60,8 @@ def _notebooks_root(config: pytest.Config) -> Path | None:
     project = find_project(config.rootpath)
     if project is None:
         raise pytest.UsageError(
-            f"{OPTION} without PATH needs a kit project ([tool.kit] in pyproject.toml) at or above {config.rootpath}"
+            f"{OPTION} without PATH needs a kit project ([tool.kit] in pyproject.toml) "
+            f"at or above {config.rootpath}"
         )
     return project.notebooks
 
@@ -70,7 +76,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _in_runs_folder(path: Path) -> bool:
-    """Executed copies that `kit validate` keeps under the project's runs/ are not notebooks to validate."""
+    """Whether `path` is under the project's runs/, where `kit validate` keeps executed copies.
+
+    Those are not notebooks to validate.
+    """
     project = find_project(path.parent)
     return project is not None and path.resolve().is_relative_to(project.root / "runs")
 
@@ -93,7 +102,9 @@ class NotebookItem(pytest.Item):
         if not report.passed:
             raise NotebookFailed(report)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, (NotebookFailed, KitError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

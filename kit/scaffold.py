@@ -1,10 +1,14 @@
-"""`kit init DIR`: a new project with the layout kit expects and a starter notebook that validates."""
+"""`kit init DIR`: a new project with the layout kit expects.
+
+It comes with a starter notebook that validates.
+"""
 
 from __future__ import annotations
 
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from kit.errors import ProjectError
 from kit.version import __version__
@@ -42,7 +46,7 @@ STARTER_CELLS = [
 
         def measurements() -> pd.DataFrame:
             """A small table of readings per sensor."""
-            return pd.DataFrame({"sensor": ["a", "b", "a", "b"], "reading": [1.0, 2.0, 3.0, 4.0]})''',
+            return pd.DataFrame({"sensor": ["a", "b", "a", "b"], "reading": [1.0, 2.0, 3.0, 4.0]})''',  # noqa: E501 -- starter cell text, 90 characters once dedented
     ),
     (
         "code",
@@ -116,7 +120,7 @@ def _starter_notebook() -> str:
         if kind == "markdown":
             cells.append(new_markdown_cell(text))
         else:
-            metadata = {"tags": ["parameters"]} if kind == "parameters" else {}
+            metadata: dict[str, Any] = {"tags": ["parameters"]} if kind == "parameters" else {}
             cells.append(new_code_cell(text, metadata=metadata))
     metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -126,7 +130,10 @@ def _starter_notebook() -> str:
 
 
 def create_project(folder: Path) -> Path:
-    """Create (or fill an empty) `folder` as a kit project; refuse to touch a folder with files in it."""
+    """Create (or fill an empty) `folder` as a kit project.
+
+    Refuse to touch a folder with files in it.
+    """
     if folder.exists() and not folder.is_dir():
         raise ProjectError(
             f"{folder} is a file", path=str(folder), hint="name a new folder for the project"
@@ -135,15 +142,20 @@ def create_project(folder: Path) -> Path:
         raise ProjectError(
             f"{folder} is not empty; kit init creates a new project and overwrites nothing",
             path=str(folder),
-            hint="name a new or empty folder, or add a [tool.kit] table to the pyproject.toml that is there",
+            hint="name a new or empty folder, "
+            "or add a [tool.kit] table to the pyproject.toml that is there",
         )
     name = _distribution_name(folder)
     files = {
         "pyproject.toml": _pyproject(name),
         "environment.yml": _environment(name),
         ".gitignore": GITIGNORE,
-        "modules/__init__.py": '"""Hamilton modules exported from the notebooks (`kit export`)."""\n',
-        "flows/__init__.py": '"""Prefect flows promoted from the notebooks (`%hamilton_promote`, `kit export`)."""\n',
+        "modules/__init__.py": (
+            '"""Hamilton modules exported from the notebooks (`kit export`)."""\n'
+        ),
+        "flows/__init__.py": (
+            '"""Prefect flows promoted from the notebooks (`%hamilton_promote`, `kit export`)."""\n'
+        ),
         "notebooks/starter.ipynb": _starter_notebook(),
     }
     for relative, text in files.items():

@@ -37,7 +37,7 @@ class DriftState(enum.Enum):
 
 @dataclass(frozen=True)
 class Drift:
-    """One generated file that differs from what its notebook derives, and the command that fixes it."""
+    """A generated file that differs from what its notebook derives, and the command to fix it."""
 
     path: Path
     state: DriftState
@@ -84,7 +84,10 @@ def generated_files(project: Project) -> dict[Path, generated.Header]:
 
 @contextmanager
 def _modules_restored(package: str) -> Iterator[None]:
-    """Put `package` and its submodules in sys.modules back as they were (a kernel's own cell modules)."""
+    """Put `package` and its submodules in sys.modules back as they were.
+
+    These are a kernel's own cell modules.
+    """
 
     def ours(name: str) -> bool:
         return name == package or name.startswith(package + ".")
@@ -225,7 +228,8 @@ def _orphan(path: Path, notebook: str, reason: str, prune: str) -> Drift:
     """An orphaned file: pruned by `prune`, unless it was edited by hand."""
     shown = Path(display_path(path))
     command = (
-        f"delete {shown} by hand (it was edited, so --prune keeps it; %hamilton_load {shown} takes it into a cell)"
+        f"delete {shown} by hand (it was edited, so --prune keeps it; "
+        f"%hamilton_load {shown} takes it into a cell)"
         if _edited_by_hand(path)
         else prune
     )
@@ -304,7 +308,10 @@ def export_notebooks(
     prune: bool = False,
     abandoned: Iterable[Drift] = (),
 ) -> ExportResult:
-    """Write every file the notebooks derive; every notebook is read and every file checked first."""
+    """Write every file the notebooks derive.
+
+    Every notebook is read and every file checked first.
+    """
     derivations = [derive(notebook) for notebook in notebooks]
     claimed: dict[Path, str] = {}
     helper = runtime.runtime_path(project)

@@ -1,4 +1,4 @@
-"""The Workspace: the cell modules, used modules and config of one kernel, and ONE driver over them."""
+"""The Workspace: one kernel's cell modules, used modules and config, and ONE driver over them."""
 
 from __future__ import annotations
 
@@ -119,7 +119,10 @@ class Workspace:
 
     @property
     def config_references(self) -> dict[str, str]:
-        """Config keys whose value came from a notebook variable (`model=$model_type`): key -> name."""
+        """Config keys whose value came from a notebook variable: key -> name.
+
+        For example `model=$model_type`.
+        """
         return dict(self._config_references)
 
     def set_config(
@@ -274,7 +277,10 @@ class Workspace:
         return by_config[key]
 
     def _check_duplicates(self) -> bool:
-        """Raise if two modules define one node, unless the later says override; True if any does."""
+        """Raise if two modules define one node, unless the later says override.
+
+        True if any does override.
+        """
         owner: dict[str, str] = {}
         overridden = False
         for name, entry in self._entries.items():

@@ -1,4 +1,4 @@
-"""`%%hamilton` in a real IPython shell: each promise of the cell magic, and each mistake it refuses."""
+"""`%%hamilton` in a real IPython shell: each promise of the cell magic, each mistake it refuses."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def test_cell_body_runs_once(shell, probe) -> None:
 def test_functions_do_not_leak_into_the_notebook(shell) -> None:
     run_cell(
         shell,
-        "%%hamilton leaky\nimport math\n\ndef area(radius: float) -> float:\n    return math.pi * radius**2\n",
+        "%%hamilton leaky\nimport math\n\n"
+        "def area(radius: float) -> float:\n    return math.pi * radius**2\n",
     )
     assert "area" not in shell.user_ns
     assert "math" not in shell.user_ns
@@ -110,7 +111,8 @@ def test_module_names_that_cannot_be_modules_are_refused(shell, name: str) -> No
 def test_missing_input_names_the_input_and_its_users(shell) -> None:
     result = run_cell(
         shell,
-        "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n",
+        "%%hamilton needs -x\n"
+        "def total(price: float, count: int) -> float:\n    return price * count\n",
     )
     error = result.error_in_exec
     assert isinstance(error, MissingInputsError)
@@ -121,7 +123,8 @@ def test_inputs_come_from_notebook_variables(shell) -> None:
     shell.user_ns.update(price=2.5, count=4)
     result = run_cell(
         shell,
-        "%%hamilton needs -x\ndef total(price: float, count: int) -> float:\n    return price * count\n",
+        "%%hamilton needs -x\n"
+        "def total(price: float, count: int) -> float:\n    return price * count\n",
     )
     assert result.success
     assert shell.user_ns["total"] == 10.0
@@ -130,7 +133,8 @@ def test_inputs_come_from_notebook_variables(shell) -> None:
 def test_an_input_with_a_default_is_optional(shell) -> None:
     result = run_cell(
         shell,
-        "%%hamilton optional -x\ndef greeting(name: str = 'world') -> str:\n    return 'hello ' + name\n",
+        "%%hamilton optional -x\n"
+        "def greeting(name: str = 'world') -> str:\n    return 'hello ' + name\n",
     )
     assert result.success, result.error_in_exec
     assert shell.user_ns["greeting"] == "hello world"
@@ -149,7 +153,8 @@ def test_source_of_cell_functions_is_available(shell) -> None:
 
     run_cell(
         shell,
-        '%%hamilton sourced\nfrom __future__ import annotations\n"""Doc."""\n\ndef a() -> int:\n    return 1\n',
+        '%%hamilton sourced\nfrom __future__ import annotations\n"""Doc."""\n\n'
+        "def a() -> int:\n    return 1\n",
     )
     module = kit.workspace().modules["sourced"]
     assert inspect.getsource(module.a) == "def a() -> int:\n    return 1\n"

@@ -1,4 +1,4 @@
-"""The `kit` command: help, version, a fast start, and `kit init` making a project that validates."""
+"""The `kit` command: help, version, a fast start, and a `kit init` project that validates."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ print(json.dumps({"code": code, "modules": sorted({name.split(".")[0] for name i
 
 
 def _top_level_imports(*argv: str, cwd: Path | None = None) -> tuple[int, set[str]]:
-    """Run `kit ARGV` in a fresh interpreter; its exit code and the top-level packages it imported."""
+    """Run `kit ARGV` in a fresh interpreter.
+
+    Return its exit code and the top-level packages it imported.
+    """
     done = subprocess.run(
         [sys.executable, "-c", _IMPORTS_AFTER, *argv], capture_output=True, text=True, cwd=cwd
     )

@@ -1,4 +1,7 @@
-"""Reading notebooks without a kernel: the same Workspace, the same files, and clear errors on bad input."""
+"""Reading notebooks without a kernel.
+
+The same Workspace, the same files, and clear errors on bad input.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def write_notebook(path: Path, *sources: str, parameters: str | None = None) -> 
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root`, by relative path (hidden files such as locks, and caches, left out)."""
+    """Every file under `root` by relative path, except hidden files (such as locks) and caches."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
@@ -101,7 +104,8 @@ def test_parameter_literals_are_the_parameters_cell_as_written(tmp_path: Path) -
     notebook = write_notebook(
         tmp_path / "p.ipynb",
         "model = 'forest'",
-        parameters="model = 'logistic'\nsizes = [1, 2]\nnow = compute()\nlimit: float = 1e3\na = b = 2",
+        parameters="model = 'logistic'\nsizes = [1, 2]\nnow = compute()\n"
+        "limit: float = 1e3\na = b = 2",
     )
     injected = nbformat.read(notebook, as_version=4)
     injected.cells.insert(
@@ -158,7 +162,10 @@ def _example_notebooks() -> list[Path]:
 def test_papermill_export_and_kit_export_write_the_same_bytes(
     notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real kernel runs the notebook (its promote lines and `%hamilton_export`); `kit export` reads it; same files."""
+    """A real kernel runs the notebook; `kit export` reads it; they write the same files.
+
+    The kernel runs its promote lines and `%hamilton_export`.
+    """
     kernel_root = fixture_project(tmp_path / "kernel", notebook)
     kernel_notebook = kernel_root / "notebooks" / notebook.name
     ran = nbformat.read(kernel_notebook, as_version=4)
@@ -187,7 +194,7 @@ def test_papermill_export_and_kit_export_write_the_same_bytes(
     assert tree(cli_root / "flows") == tree(kernel_root / "flows")
 
 
-# -- bad input: a clear error naming notebook, cell and line; nothing written -----------------------------------
+# -- bad input: a clear error naming notebook, cell and line; nothing written ----------------------
 
 
 def _refused(project: Path, notebook: Path) -> NotebookError:

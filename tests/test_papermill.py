@@ -1,4 +1,4 @@
-"""Notebooks with `%%hamilton` cells under a real papermill kernel: they pass, and kit errors fail them."""
+"""`%%hamilton` notebooks under a real papermill kernel: they pass, and kit errors fail them."""
 
 from __future__ import annotations
 

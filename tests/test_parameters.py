@@ -1,4 +1,4 @@
-"""`-p` values take the type the parameters cell declares where papermill's guess would break Hamilton."""
+"""`-p` values take the parameters cell's declared type where papermill's guess breaks Hamilton."""
 
 from __future__ import annotations
 

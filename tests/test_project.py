@@ -39,7 +39,7 @@ def test_custom_folders_and_unknown_keys(tmp_path: Path) -> None:
     assert project.modules_package == "src.dataflows"
     assert project.flows == (root / "flows").resolve()
     (root / "pyproject.toml").write_text('[tool.kit]\nmodule = "x"\n')
-    with pytest.raises(ProjectError, match="unknown \\[tool.kit\\] keys \\['module'\\]"):
+    with pytest.raises(ProjectError, match=r"unknown \[tool.kit\] keys \['module'\]"):
         load_project(root)
 
 

@@ -1,4 +1,4 @@
-"""`%hamilton_promote` in a real IPython shell, and `kit promote NOTEBOOK FLOW` on a notebook file."""
+"""`%hamilton_promote` in a real IPython shell, and `kit promote NOTEBOOK FLOW` on a notebook."""
 
 from __future__ import annotations
 
@@ -38,14 +38,17 @@ def flow_defaults(path: Path, flow: str) -> dict[str, str]:
     arguments = function.args.args[len(function.args.args) - len(function.args.defaults) :]
     return {
         argument.arg: ast.unparse(default)
-        for argument, default in zip(arguments, function.args.defaults)
+        for argument, default in zip(arguments, function.args.defaults, strict=True)
     }
 
 
 def test_the_magic_writes_the_flow_and_shows_the_plan(shell, project: Path) -> None:
     cells(shell, *ML_MODULES)
     run_cell(shell, "%hamilton_config scaling=standard")
-    line = "%hamilton_promote ml_flow --outputs score save_predictions area --tasks by-tag --retries 1 --tag nightly"
+    line = (
+        "%hamilton_promote ml_flow --outputs score save_predictions area "
+        "--tasks by-tag --retries 1 --tag nightly"
+    )
     with capture_output() as captured:
         result = run_cell(shell, line)
     assert result.error_in_exec is None, result.error_in_exec
@@ -59,7 +62,8 @@ def test_the_magic_writes_the_flow_and_shows_the_plan(shell, project: Path) -> N
         if "text/markdown" in output.data
     ]
     assert markdown.startswith(
-        "wrote `flows/ml_flow.py`: flow `ml_flow`, 3 tasks (`train` &rarr; `evaluate` &rarr; `default`)"
+        "wrote `flows/ml_flow.py`: flow `ml_flow`, "
+        "3 tasks (`train` &rarr; `evaluate` &rarr; `default`)"
     )
     assert line in markdown
     assert '@task(name="train", retries=1, tags=["nightly"], cache_policy=NO_CACHE)' in body
@@ -165,8 +169,8 @@ def test_kit_promote_builds_the_notebook_workspace_and_promotes(project: Path, c
     header, body = generated.parse(path.read_text())
     assert header.source == "notebooks/ml.ipynb"
     assert (
-        header.recipe
-        == "kit promote notebooks/ml.ipynb ml_flow --outputs score save_predictions --tasks per-output"
+        header.recipe == "kit promote notebooks/ml.ipynb ml_flow "
+        "--outputs score save_predictions --tasks per-output"
     )
     assert "Promoted from notebooks/ml.ipynb." in body
     # defaults: the parameters cell's literals as written, else the function's own default

@@ -1,4 +1,7 @@
-"""A promoted flow does not drift with validated parameters: its config default is the notebook's literal."""
+"""A promoted flow does not drift with validated parameters.
+
+Its config default is the notebook's literal.
+"""
 
 from __future__ import annotations
 

@@ -293,12 +293,17 @@ def test_promote_options() -> None:
         "unsaved": (),
     }
     options = parse(
-        "f --outputs a b c --task t1=a,b --task t2=c --retries 2 --retry-delay 1.5 --tag x --tag y --cache --unsaved a"
+        "f --outputs a b c --task t1=a,b --task t2=c "
+        "--retries 2 --retry-delay 1.5 --tag x --tag y --cache --unsaved a"
     )
     assert options["tasks"] == {"t1": ["a", "b"], "t2": ["c"]}
-    assert (options["retries"], options["retry_delay"], options["tags"], options["cache"], options["unsaved"]) == (
-        2, 1.5, ("x", "y"), True, ("a",)
-    )  # fmt: skip
+    assert (
+        options["retries"],
+        options["retry_delay"],
+        options["tags"],
+        options["cache"],
+        options["unsaved"],
+    ) == (2, 1.5, ("x", "y"), True, ("a",))
     with pytest.raises(PromoteError, match="both say how to split"):
         parse("f --outputs a --tasks single --task t=a")
     with pytest.raises(PromoteError, match="given twice"):
@@ -332,13 +337,17 @@ def test_promote_line_reads_back_as_the_same_options() -> None:
 
 
 def test_the_options_and_the_plan_import_nothing_beyond_kit_itself() -> None:
-    """`kit --help` imports the options: beyond the standard library they import nothing kit does not."""
+    """`kit --help` imports the options.
+
+    Beyond the standard library they import nothing kit does not.
+    """
     code = (
         "import sys, kit\n"
         "before = set(sys.modules)\n"
         "import kit.grammar, kit.promote.plan\n"
         "added = sorted(m for m in set(sys.modules) - before\n"
-        "               if not m.startswith('kit.') and m.split('.')[0] not in sys.stdlib_module_names)\n"
+        "               if not m.startswith('kit.') "
+        "and m.split('.')[0] not in sys.stdlib_module_names)\n"
         "assert not added, added\n"
         "assert 'prefect' not in sys.modules\n"
     )

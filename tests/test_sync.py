@@ -324,7 +324,7 @@ def test_drift_inside_a_kernel_leaves_the_kernels_modules_alone(shell, project: 
     assert kit.workspace().execute(["base"]) == {"base": 1}
 
 
-# -- flows: from promote lines, and from the recipe a flow file records -------------------------------------------
+# -- flows: from promote lines, and from the recipe a flow file records ----------------------------
 
 PROMOTE = "%hamilton_promote doubling --outputs doubled"
 

@@ -115,7 +115,7 @@ def _recipe(ws: Workspace, line: str) -> str:
 
 
 def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:
-    """The path and full text that promoting `promote_line` would write, without writing anything."""
+    """The path and full text that promoting `promote_line` would write; writes nothing."""
     flow, options = parse_promote_line(promote_line)
     outputs = options.pop("outputs")
     tasks = options.pop("tasks")
@@ -211,8 +211,8 @@ def _spec(
     unwritable = [key for key, value in config.items() if not is_literal(value)]
     if unwritable:
         raise PromoteError(
-            f"config value{'s' if len(unwritable) > 1 else ''} {', '.join(unwritable)} cannot be written into "
-            "the flow as literals",
+            f"config value{'s' if len(unwritable) > 1 else ''} {', '.join(unwritable)} "
+            "cannot be written into the flow as literals",
             flow=flow,
             hint="use strings, numbers, booleans, lists and dicts of those in %hamilton_config",
         )
@@ -234,9 +234,10 @@ def _spec(
 
 
 def _written_config(ws: Workspace) -> dict[str, Any]:
-    """The config as the notebook writes it: `model=$model_type` takes the parameters cell's literal.
+    """The config as the notebook writes it.
 
-    A validation run injects other parameter values; the flow must not drift with them.
+    `model=$model_type` takes the parameters cell's literal. A validation run injects other
+    parameter values; the flow must not drift with them.
     """
     references = ws.config_references
     literals = _notebook_literals(ws) if references else {}
@@ -251,8 +252,9 @@ def _notebook(ws: Workspace) -> str | None:
 
 
 def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Parameter, ...]:
-    """The external inputs the config does not give, with defaults from the notebook or the function.
+    """The external inputs the config does not give.
 
+    Their defaults come from the notebook or the function.
     Every flow of a notebook orders them alike: required ones first (Python wants them before
     those with defaults), each group in the parameters cell's order, then in the DAG's.
     """
@@ -294,7 +296,10 @@ def _parameters(ws: Workspace, graph: DagGraph, plan: FlowPlan) -> tuple[Paramet
 
 
 def _notebook_literals(ws: Workspace) -> dict[str, Any]:
-    """The literals of the notebook's `parameters` cell (as written, never papermill's injected values)."""
+    """The literals of the notebook's `parameters` cell.
+
+    As written, never papermill's injected values.
+    """
     path = ws.notebook_path()
     if path is None or not path.is_file():
         return {}

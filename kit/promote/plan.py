@@ -161,7 +161,8 @@ def _check_outputs(
         twice = sorted({output for output in mapped if mapped.count(output) > 1})
         if twice:
             raise PromoteError(
-                f"output{'s' if len(twice) > 1 else ''} {', '.join(twice)} in more than one task of the split",
+                f"output{'s' if len(twice) > 1 else ''} {', '.join(twice)} "
+                "in more than one task of the split",
                 nodes=twice,
                 hint="put each output in exactly one --task NAME=OUT,OUT",
             )
@@ -190,7 +191,8 @@ def _check_outputs(
     inputs = [output for output in outputs if graph.nodes[output].is_input]
     if inputs:
         raise PromoteError(
-            f"{', '.join(map(repr, inputs))} {'is an input' if len(inputs) == 1 else 'are inputs'} of the DAG, "
+            f"{', '.join(map(repr, inputs))} "
+            f"{'is an input' if len(inputs) == 1 else 'are inputs'} of the DAG, "
             "not computed by any node",
             nodes=inputs,
             hint="request the nodes that use them; inputs become parameters of the flow",
@@ -198,20 +200,24 @@ def _check_outputs(
     not_outputs = sorted(unsaved - set(outputs))
     if not_outputs:
         raise PromoteError(
-            f"--unsaved names {', '.join(map(repr, not_outputs))}, which {'is' if len(not_outputs) == 1 else 'are'} "
+            f"--unsaved names {', '.join(map(repr, not_outputs))}, "
+            f"which {'is' if len(not_outputs) == 1 else 'are'} "
             "not among the outputs",
             nodes=not_outputs,
-            hint="--unsaved lists requested outputs of @save_to functions that should be returned unsaved",
+            hint="--unsaved lists requested outputs of @save_to functions "
+            "that should be returned unsaved",
         )
     for output in outputs:
         savers = _savers_of(graph, output)
         if savers and output not in unsaved and not set(savers) & set(outputs):
             info = graph.nodes[output]
             raise PromoteError(
-                f"{output!r} is a @save_to function of module {info.module!r}: requesting it computes the value "
+                f"{output!r} is a @save_to function of module {info.module!r}: "
+                "requesting it computes the value "
                 f"but never saves it; its saver node is {' or '.join(map(repr, savers))}",
                 nodes=[output, *savers],
-                hint=f"request {savers[0]!r} to save it (add {output!r} as well to also return it), "
+                hint=f"request {savers[0]!r} to save it "
+                f"(add {output!r} as well to also return it), "
                 f"or pass --unsaved {output} (unsaved=[{output!r}]) to return it without saving",
             )
     return tuple(outputs)
@@ -265,7 +271,10 @@ class _Planner:
         return order, inputs
 
     def _make_units(self) -> None:
-        """Group nodes by the function that made them; functions that feed each other form one unit."""
+        """Group nodes by the function that made them.
+
+        Functions that feed each other form one unit.
+        """
         nodes = self.graph.nodes
         function_of = {
             name: (nodes[name].module, nodes[name].function or name) for name in self.order
@@ -388,7 +397,8 @@ class _Planner:
                     function = self.graph.nodes[output].function
                     if explicit:
                         raise PromoteError(
-                            f"outputs {first!r} (task {pins[unit]!r}) and {output!r} (task {task!r}) are made by "
+                            f"outputs {first!r} (task {pins[unit]!r}) "
+                            f"and {output!r} (task {task!r}) are made by "
                             f"the same function ({function}), which runs in one task",
                             nodes=[first, output],
                             tasks=[pins[unit], task],
@@ -409,7 +419,10 @@ class _Planner:
         return pins
 
     def _tag_pins(self) -> dict[int, str]:
-        """Units tagged prefect_task=NAME go to NAME; untagged outputs no tagged task needs go to 'default'."""
+        """Units tagged prefect_task=NAME go to NAME.
+
+        Untagged outputs that no tagged task needs go to 'default'.
+        """
         pins: dict[int, str] = {}
         for unit, names in self.unit_nodes.items():
             tagged = {
@@ -420,7 +433,8 @@ class _Planner:
             values = set(map(str, tagged.values()))
             if len(values) > 1:
                 raise PromoteError(
-                    f"nodes {', '.join(tagged)} come from one function but are tagged for different tasks "
+                    f"nodes {', '.join(tagged)} come from one function "
+                    "but are tagged for different tasks "
                     f"({', '.join(sorted(values))})",
                     nodes=list(tagged),
                     tasks=sorted(values),
@@ -437,7 +451,8 @@ class _Planner:
                 check_name(
                     task,
                     "task",
-                    hint=f"change @tag({TAG}=...) of node {node!r} to an identifier such as 'train'",
+                    hint=f"change @tag({TAG}=...) of node {node!r} "
+                    "to an identifier such as 'train'",
                 )
                 pins[unit] = task
         needed = self._needed_by(pins)[0]
@@ -487,7 +502,8 @@ class _Planner:
                 f"the {how} split makes tasks {', '.join(cycle)} depend on each other in a cycle "
                 f"({'; '.join(crossings)})",
                 tasks=cycle,
-                hint="move the nodes that feed back (see the task graph of the plan) into one task, "
+                hint="move the nodes that feed back "
+                "(see the task graph of the plan) into one task, "
                 "or put those outputs in one task",
             )
         upstream_of_output = [self.graph.upstream([output]) for output in self.outputs]
@@ -563,7 +579,10 @@ class _Planner:
 
 
 def strongly_connected(items: Sequence[T], edges: Iterable[tuple[T, T]]) -> list[list[T]]:
-    """Strongly connected components (Tarjan), each in `items` order, ordered by their first item."""
+    """Strongly connected components (Tarjan), each in `items` order.
+
+    They are ordered by their first item.
+    """
     successors: dict[T, list[T]] = {item: [] for item in items}
     for before, after in edges:
         successors[before].append(after)
