@@ -2,6 +2,12 @@
 # %hamilton_promote model_per_output --outputs model_results saved_predictions --tasks \
 #     per-output
 # Change the notebook, then run `kit export`; edits to this file are refused.
+# task model_results: raw_data=49d9a109 labels=c5e301a1 is_validation=ca743606
+#     validation_labels=27fa7194 features=588c5ff0 train_features=e83f8b1a train_labels=2123400f
+#     classifier=59ff9789 validation_features=b0777f9e validation_predictions=513e93d2
+#     model_results=09a5876d
+# task saved_predictions (after model_results): predictions_table=f180d41f
+#     saved_predictions=f180d41f
 # sha256: e652acde7dc7881125358904de5d598855b020fd5b5b8564b6aaf077ff253574
 """Prefect flow `model_per_output`: computes model_results and saved_predictions with Hamilton.
 

@@ -3,6 +3,11 @@
 #     prepare_data=train_features,train_labels,validation_features,validation_labels --task \
 #     train_and_evaluate=model_results,saved_predictions --retries 1
 # Change the notebook, then run `kit export`; edits to this file are refused.
+# task prepare_data: raw_data=49d9a109 features=588c5ff0 is_validation=ca743606
+#     train_features=e83f8b1a labels=c5e301a1 train_labels=2123400f validation_features=b0777f9e
+#     validation_labels=27fa7194
+# task train_and_evaluate (after prepare_data): classifier=59ff9789 validation_predictions=513e93d2
+#     model_results=09a5876d predictions_table=f180d41f saved_predictions=f180d41f
 # sha256: b1f614f90b2c6cbea7e81d1b142f0a07ea9ed542e7b3843b55c14f790fa7809d
 """Prefect flow `model_training`: computes 6 outputs.
 

@@ -32,7 +32,8 @@ def _parameter_pairs(parser: argparse.ArgumentParser, flag: str, dest: str, help
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kit",
-        description="Hamilton dataflows written in notebooks, exported to modules, promoted to Prefect flows.",
+        description="Hamilton dataflows written in notebooks, exported to modules, "
+        "promoted to Prefect flows.",
     )
     parser.add_argument("--version", action="version", version=f"kit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check", help="exit 1 if modules/ or flows/ drifted from their notebooks (= export --check)"
     )
+
+    diff = commands.add_parser(
+        "diff",
+        help="the DAG at a git revision against the working tree: nodes changed, tasks they reach",
+    )
+    diff.add_argument("rev", nargs="?", default="HEAD", help="a git revision (default HEAD)")
+    diff.add_argument("--json", action="store_true", help="print the report as JSON")
 
     dag = commands.add_parser(
         "dag", help="write the DAG of a notebook as a self-contained HTML page or an SVG"
@@ -141,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         "init": _init_command,
         "export": _export_command,
         "check": _check_command,
+        "diff": _diff_command,
         "dag": _dag_command,
         "promote": _promote_command,
         "validate": _validate_command,
@@ -168,14 +177,20 @@ def _init_command(args: argparse.Namespace) -> int:
 
 
 def _report_drift(notebooks: Sequence[Path], abandoned: Sequence[Any]) -> int:
-    """Print every drifted file with its fix; exit 1 if any."""
-    from kit.sync import find_drift
+    """Print each notebook's DAG changes, then every drifted file with its fix; exit 1 if any."""
+    from kit.sync import check
 
-    found = find_drift(notebooks, abandoned)
+    report = check(notebooks, abandoned)
+    for changes in report.changes:
+        print("\n".join(changes.lines()))
+    found = report.drift
     for item in found:
         print(item.text())
     if found:
-        print(f"kit check: {_plural(len(found), 'file')} drifted from their notebooks", file=sys.stderr)
+        print(
+            f"kit check: {_plural(len(found), 'file')} drifted from their notebooks",
+            file=sys.stderr,
+        )
         return 1
     print(f"kit check: modules and flows agree with {_plural(len(notebooks), 'notebook')}")
     return 0
@@ -212,6 +227,17 @@ def _check_command(args: argparse.Namespace) -> int:
     return _report_drift(notebooks, abandoned)
 
 
+def _diff_command(args: argparse.Namespace) -> int:
+    """`kit diff [REV] [--json]`: exit 1 when anything differs from REV."""
+    import json
+
+    from kit.diff import diff
+
+    report = diff(args.rev)
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
+    return 1 if report.differs else 0
+
+
 def _dag_command(args: argparse.Namespace) -> int:
     """`kit dag NOTEBOOK --out FILE.html|FILE.svg`."""
     from kit.dag.page import write_dag
@@ -223,7 +249,7 @@ def _dag_command(args: argparse.Namespace) -> int:
 
 
 def _promote_command(args: argparse.Namespace) -> int:
-    """`kit promote NOTEBOOK FLOW --outputs ...`: the notebook's workspace, built without a kernel."""
+    """`kit promote NOTEBOOK FLOW --outputs ...`, the workspace built from the notebook file."""
     from kit.promote import promote
     from kit.steps import workspace_from_notebook
 
@@ -233,7 +259,7 @@ def _promote_command(args: argparse.Namespace) -> int:
 
 
 def _validate_command(args: argparse.Namespace) -> int:
-    """`kit validate NOTEBOOK ... [-p NAME VALUE] [-f FILE] [--jobs N] [--timeout S] [--out DIR]`."""
+    """`kit validate NOTEBOOK ... [-p NAME VALUE] [-f FILE] [--jobs N] [--timeout S] [--out D]`."""
     from kit.parameters import collect_parameters
     from kit.validate import validate
 

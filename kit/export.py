@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from kit import generated
 from kit.errors import KitError
+from kit.versions import function_versions
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
@@ -35,7 +36,10 @@ def module_text(ws: Workspace, name: str) -> tuple[Path, str]:
         )
     path = ws.require_project().modules / f"{name}.py"
     return path, generated.render(
-        ws.notebook_source(), entry.magic_line or f"%%hamilton {name}", entry.source or ""
+        ws.notebook_source(),
+        entry.magic_line or f"%%hamilton {name}",
+        entry.source or "",
+        versions=function_versions(entry.module),
     )
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit import generated
+from kit import generated, versions
 from kit.errors import KitError, OwnershipError
 from kit.export import module_text
 from kit.notebook import NotebookSource, display_path, read_notebook
 from kit.project import Project, find_project, require_project
 from kit.promote import runtime
 from kit.steps import build_workspace, located
+from kit.versions import FunctionFacts
 
 
 class DriftState(enum.Enum):
@@ -65,10 +66,43 @@ class Derivation:
     source: str  # the notebook as file headers name it
     wanted: dict[Path, str]
     orphans: dict[Path, str] = field(default_factory=dict)  # owned file -> why nothing derives it
+    root: Path | None = None  # the project's
+    facts: Mapping[str, FunctionFacts] = field(default_factory=dict)  # its functions, now
 
     @property
     def name(self) -> str:
         return display_path(self.notebook)
+
+    def relative(self, path: Path) -> str:
+        """`path` as headers and reports name it: relative to the project root."""
+        try:
+            return path.resolve().relative_to(self.root or Path.cwd()).as_posix()
+        except ValueError:
+            return display_path(path)
+
+    def record(self) -> versions.Record:
+        """The code versions of what the notebook derives now."""
+        headers = {}
+        for path, text in self.wanted.items():
+            parsed = generated.parse(text)
+            if parsed is not None and parsed[0].source == self.source:
+                headers[self.relative(path)] = parsed[0]
+        return versions.record(headers)
+
+    def changes(
+        self, baseline: Mapping[str, generated.Header] | None = None
+    ) -> versions.DagChanges:
+        """What changed in the DAG since `baseline` (headers by path), by default the disk's."""
+        if baseline is None:
+            baseline = {}
+            for path in [*self.wanted, *self.orphans]:
+                existing = generated.read(path)
+                if existing is not None and existing[0].source == self.source:
+                    baseline[self.relative(path)] = existing[0]
+        old = versions.record(
+            {path: header for path, header in baseline.items() if header.source == self.source}
+        )
+        return versions.compare(self.name, old, self.record(), self.facts)
 
 
 def generated_files(project: Project) -> dict[Path, generated.Header]:
@@ -181,7 +215,14 @@ def _derive(source: NotebookSource) -> Derivation:
             )
     if any(path.parent == project.flows for path in wanted):  # the helpers its flows import
         wanted[runtime.runtime_path(project)] = runtime.runtime_text()
-    return Derivation(notebook=notebook, source=name, wanted=wanted, orphans=orphans)
+    return Derivation(
+        notebook=notebook,
+        source=name,
+        wanted=wanted,
+        orphans=orphans,
+        root=project.root,
+        facts=versions.function_facts(ws),
+    )
 
 
 def drift_of(derivation: Derivation) -> list[Drift]:
@@ -213,7 +254,10 @@ def drift_of(derivation: Derivation) -> list[Drift]:
         elif state is generated.FileState.MISSING:
             found.append(Drift(path, DriftState.MISSING, diff, f"kit export {notebook}", notebook))
         else:
-            found.append(Drift(path, DriftState.STALE, diff, f"kit export {notebook}", notebook))
+            reason = "only its header differs" if state is generated.FileState.HEADER_ONLY else ""
+            found.append(
+                Drift(path, DriftState.STALE, diff, f"kit export {notebook}", notebook, reason)
+            )
     for path, reason in derivation.orphans.items():
         found.append(_orphan(path, notebook, reason, f"kit export --prune {notebook}"))
     return found
@@ -361,12 +405,31 @@ def select_notebooks(names: Sequence[str]) -> tuple[Project, list[Path], list[Dr
     return project, project_notebooks(project), _abandoned(project)
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    """What `kit check` found: each notebook's DAG changes since its export, and drifted files."""
+
+    changes: list[versions.DagChanges]
+    drift: list[Drift]
+
+
+def check(notebooks: Sequence[Path], abandoned: Sequence[Drift] = ()) -> CheckReport:
+    """The DAG changes of `notebooks` since their files were written, and the drifted files."""
+    derivations = [derive(Path(notebook)) for notebook in notebooks]
+    changes = [found for d in derivations if (found := d.changes())]
+    return CheckReport(changes, _drift_of_all(derivations, abandoned))
+
+
 def find_drift(notebooks: Sequence[Path], abandoned: Sequence[Drift] = ()) -> list[Drift]:
-    """Every generated file of `notebooks` that differs from what they derive, then `abandoned`.
+    """Every generated file of `notebooks` that differs from what they derive, then `abandoned`."""
+    return _drift_of_all([derive(Path(notebook)) for notebook in notebooks], abandoned)
+
+
+def _drift_of_all(derivations: Sequence[Derivation], abandoned: Sequence[Drift]) -> list[Drift]:
+    """The drift of every derivation, then `abandoned`.
 
     The helper module their flows share is reported once, and not as unused while a flow wants it.
     """
-    derivations = [derive(Path(notebook)) for notebook in notebooks]
     wanted = {path for derivation in derivations for path in derivation.wanted}
     found: list[Drift] = []
     helpers: set[Path] = set()

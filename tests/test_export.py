@@ -16,7 +16,7 @@ import pytest
 from conftest import run_cell
 
 import kit
-from kit import generated
+from kit import generated, versions
 from kit.errors import OwnershipError, ProjectError
 from kit.generated import GeneratedFileError
 from kit.workspace import reset_workspace
@@ -89,8 +89,9 @@ def test_export_flag_writes_header_and_the_body_as_written(shell, project: Path)
         "# %%hamilton prep --export",
         "# Change the notebook, then run `kit export`; edits to this file are refused.",
     ]
-    assert text.splitlines()[3] == f"# sha256: {generated.digest(body)}"
-    assert text.endswith("\n" + body) and text.count("\n") == 4 + body.count("\n")
+    assert text.splitlines()[3].startswith("# versions: base=")  # its function's code version
+    assert text.splitlines()[4] == f"# sha256: {generated.digest(body)}"
+    assert text.endswith("\n" + body) and text.count("\n") == 5 + body.count("\n")
     _import_in_fresh_interpreter(project, "modules.prep")
 
 
@@ -319,6 +320,7 @@ def test_load_turns_a_hand_written_module_into_a_cell(shell, project: Path) -> N
             generated.INTERACTIVE,
             "%%hamilton handmade",
             generated.digest("def c() -> int:\n    return 3\n"),
+            versions={"c": versions.function_token(sys.modules["modules.handmade"].c)},
         ),
         "def c() -> int:\n    return 3\n",
     )

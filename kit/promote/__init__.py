@@ -18,6 +18,7 @@ from kit.export import module_text
 from kit.grammar import DEFAULT_STRATEGY, command_recipe, parse_promote_line
 from kit.promote import runtime
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
+from kit.versions import task_versions
 
 if TYPE_CHECKING:
     from kit.dag.graph import DagGraph
@@ -169,14 +170,20 @@ def _flow_file(
 ) -> tuple[Path, str, FlowSpec]:
     from kit.promote.codegen import render_flow
 
-    spec = _spec(ws, flow, outputs, tasks, options)
+    spec, graph = _spec(ws, flow, outputs, tasks, options)
     path = ws.require_project().flows / f"{flow}.py"
-    return path, generated.render(ws.notebook_source(), line, render_flow(spec)), spec
+    recorded = task_versions(graph, spec.plan)  # the header records each task's code versions
+    return (
+        path,
+        generated.render(ws.notebook_source(), line, render_flow(spec), tasks=recorded),
+        spec,
+    )
 
 
 def _spec(
     ws: Workspace, flow: str, outputs: list[str], tasks: TaskSplit, options: Mapping[str, Any]
-) -> FlowSpec:
+) -> tuple[FlowSpec, DagGraph]:
+    """The flow to render, and the graph (under the config the flow is written with) it runs."""
     from kit.promote.codegen import FlowSpec, ModuleImport, is_literal
 
     check_name(
@@ -217,7 +224,7 @@ def _spec(
             hint="use strings, numbers, booleans, lists and dicts of those in %hamilton_config",
         )
     used = [name for name in entries if name in plan.modules]
-    return FlowSpec(
+    spec = FlowSpec(
         name=flow,
         plan=plan,
         modules=tuple(ModuleImport(name, entries[name].module.__name__) for name in used),
@@ -225,12 +232,14 @@ def _spec(
         config=config,
         notebook=_notebook(ws),
         allow_module_overrides=any(entries[name].override for name in used),
+        dynamic_execution=any(info.expands for info in graph.nodes.values()),
         retries=options["retries"],
         retry_delay=options["retry_delay"],
         tags=options["tags"],
         cache=options["cache"],
         runtime=runtime.runtime_module(ws.require_project()),
     )
+    return spec, graph
 
 
 def _written_config(ws: Workspace) -> dict[str, Any]:

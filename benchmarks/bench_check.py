@@ -1,0 +1,111 @@
+"""Benchmark `kit check` on the example project (this repository), at a git revision and now.
+
+Each measurement runs `kit check` in a fresh interpreter, with the kit and the project of one
+source: a revision (`git archive REV` into a temporary folder, so the kit code and the
+generated files are both that revision's) or the working tree. It reports the wall time of the
+whole command and, inside it, the time of the drift check itself (after the imports).
+
+Run: .venv/bin/python benchmarks/bench_check.py [--before REV] [--label TEXT]
+(writes benchmarks/results/check.md; REV defaults to the revision before issue 17)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "check.md"
+REPEATS = 5
+BEFORE = "53f1ff6"  # the last commit before issue 17 (node versions, kit diff)
+
+CHECK = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+start = time.perf_counter()
+from kit.sync import find_drift, select_notebooks
+imported = time.perf_counter()
+_, notebooks, abandoned = select_notebooks([])
+found = find_drift(notebooks, abandoned)
+done = time.perf_counter()
+print(json.dumps({{"import_ms": (imported - start) * 1000, "check_ms": (done - imported) * 1000,
+                  "drifted": len(found)}}))
+"""
+
+
+def run_check(root: Path) -> dict[str, float]:
+    """One `kit check` in a fresh interpreter whose kit and project are `root`'s."""
+    start = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", CHECK.format(root=str(root))],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    measured["wall_ms"] = (time.perf_counter() - start) * 1000
+    return measured
+
+
+def medians(root: Path) -> dict[str, float]:
+    runs = [run_check(root) for _ in range(REPEATS)]
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def archive(rev: str, into: Path) -> Path:
+    """The tree of `rev` unpacked into `into`."""
+    data = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default=BEFORE, help="the revision to compare with")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kit-bench-check-") as folder:
+        before = medians(archive(arguments.before, Path(folder)))
+    after = medians(ROOT)
+    rows = [
+        ("whole `kit check` (fresh interpreter)", "wall_ms"),
+        ("imports of kit.sync", "import_ms"),
+        ("the check (derive every notebook, compare every file)", "check_ms"),
+    ]
+    lines = [
+        "# `kit check` benchmark",
+        "",
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Medians of {REPEATS} runs, each in a fresh interpreter, on this repository's "
+        "example project (2 notebooks, 7 modules, 2 flows).",
+        "",
+        f"| what | before ({arguments.before}) ms | now ms | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, key in rows:
+        ratio = after[key] / before[key]
+        lines.append(f"| {label} | {before[key]:.0f} | {after[key]:.0f} | {ratio:.2f} |")
+    lines += [
+        "",
+        f"Files reported as drifted: before {before['drifted']:.0f}, now {after['drifted']:.0f}.",
+        "",
+    ]
+    report = "\n".join(lines)
+    RESULTS.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
