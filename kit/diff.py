@@ -24,7 +24,7 @@ from kit.project import Project, require_project
 from kit.promote import runtime
 from kit.sync import derive, drift_of, project_notebooks
 
-SAME_DAG = "text changed, same DAG"  # docstrings, comments, layout
+SAME_DAG = "text changed, same DAG"  # docstrings, comments, functions moved between cells
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,13 @@ def diff(rev: str = "HEAD") -> DiffReport:
     project = require_project()
     before = headers_at(project, rev)
     derivations = [derive(notebook) for notebook in project_notebooks(project)]
-    changes = [found for d in derivations if (found := d.changes(before))]
+    changes = []
+    changed = set()  # the notebooks whose DAG changed
+    for derivation in derivations:
+        found = derivation.changes(before)
+        if found:
+            changes.append(found)
+            changed.add(derivation.source)
     derived = {d.source for d in derivations}
     helper = project.relative(runtime.runtime_path(project))  # no notebook owns it
     named = {h.notebook for path, h in before.items() if h.notebook and path != helper}
@@ -139,9 +145,9 @@ def diff(rev: str = "HEAD") -> DiffReport:
             continue
         if parsed[0].recipe != header.recipe:
             files[path] = f"made by `{parsed[0].recipe}`, was `{header.recipe}`"
-        elif (parsed[0].versions, parsed[0].tasks) == (header.versions, header.tasks):
-            files[path] = SAME_DAG
-        else:
+        elif header.source in changed:
             files[path] = "changed"
+        else:  # a docstring, a comment, a function moved to another cell
+            files[path] = SAME_DAG
     unexported = [d.relative(item.path) for d in derivations for item in drift_of(d)]
     return DiffReport(rev, changes, files, sorted(set(unexported)))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
-from kit.generated import Header, TaskVersions
+from kit.generated import Header, TaskVersions, read
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -350,3 +350,44 @@ def compare(
     return DagChanges(
         notebook, tuple(_function_changes(old, new, facts)), tuple(found), tuple(notes)
     )
+
+
+# -- the widget: what changed since the last export ----------------------------------------------
+
+
+def changed_nodes(ws: Workspace, graph: DagGraph) -> dict[str, str]:
+    """Node -> how its function differs from the last export ("code", "interface" or "added").
+
+    The last export is the header of each cell module's file in modules/; a module never exported
+    (or exported by an older kit) marks nothing.
+    """
+    if ws.project is None:
+        return {}
+    exported: dict[str, str] = {}
+    recorded: set[str] = set()
+    now: dict[int, tuple[str, str]] = {}  # id(function) -> (its name, its token)
+    for name, entry in ws.entries.items():
+        if not entry.is_cell:
+            continue
+        header = read(ws.project.modules / f"{name}.py")
+        if header is not None and header[0].versions is not None:
+            exported.update(header[0].versions)
+            recorded.add(name)
+        for function, fn in _functions(entry.module):
+            now[id(fn)] = (function, function_token(fn))
+    found = {}
+    for node, info in graph.nodes.items():
+        if info.is_input or info.module not in recorded:
+            continue
+        for fn in graph.hamilton_node(node).originating_functions or ():
+            if id(fn) not in now:
+                continue
+            function, token = now[id(fn)]
+            before = exported.get(function)
+            if before is None:
+                found[node] = Change.ADDED.name.lower()
+            elif before != token:
+                interface = before.partition(":")[2] != token.partition(":")[2]
+                found[node] = "interface" if interface else "code"
+            break
+    return found

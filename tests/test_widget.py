@@ -676,3 +676,36 @@ def test_the_submit_tab_offers_the_flows_the_notebook_owns(
     panel.submit_button.click()
     assert "no flow is chosen" in panel.submit_error.value
     assert notebook.is_file()
+
+
+def test_nodes_changed_since_the_last_export_are_marked_and_the_tasks_they_rerun(shell) -> None:
+    cell = (
+        "%%hamilton base\ndef a() -> int:\n    return 1\n\n"
+        "def b(a: int) -> int:\n    return a + 1\n\n"
+        "def c(b: int) -> int:\n    return b * 2\n"
+    )
+    run_cell(shell, cell)
+    widget = kit.workspace().widget()
+    assert {n["id"]: n["changed"] for n in widget.graph["nodes"]} == {"a": "", "b": "", "c": ""}
+    widget.selected = ["c"]
+    widget.panel.tabs.selected_index = 1
+    widget.panel.strategy.value = "per-output"
+    widget.panel.flow_name.value = "chain"
+    widget.panel.promote_button.click()  # writes modules/base.py and flows/chain.py
+    assert widget.panel.promote_error.value == ""
+    assert "Against flows/chain.py: no task reruns" in widget.panel.task_graph.value
+
+    edited = cell.replace("return a + 1", "return a + 10").replace("b: int", "bee: int")
+    run_cell(
+        shell,
+        edited.replace("return b * 2", "return bee * 2") + "\ndef d() -> int:\n    return 4\n",
+    )
+    changed = {n["id"]: n["changed"] for n in widget.graph["nodes"]}
+    assert changed == {"a": "", "b": "code", "bee": "", "c": "interface", "d": "added"}
+    widget.panel.tabs.selected_index = 0
+    widget.selected = ["c"]
+    widget.panel.tabs.selected_index = 1
+    assert "task c reruns (c changed)" in widget.panel.task_graph.value  # c now takes bee
+    assert "Against flows/chain.py" in widget.panel.task_graph.value
+    widget.panel.flow_name.value = "other"
+    assert "flows/other.py does not exist yet" in widget.panel.task_graph.value

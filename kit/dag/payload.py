@@ -2,9 +2,9 @@
 
 One payload serves the widget, the standalone page and the static SVG of `kit dag`. It holds
 every node's facts (type, module, docstring, tags, where it is defined, which `@config.when`
-implementation the config chose), the full dependency map (so the front end can highlight the
-upstream of a selection without asking the kernel), and the positions computed by
-kit.dag.layout.
+implementation the config chose, how its code changed since the last export), the full
+dependency map (so the front end can highlight the upstream of a selection without asking the
+kernel), and the positions computed by kit.dag.layout.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.dag.layout import Box, Group, Placement, layout
 from kit.errors import GraphError
+from kit.versions import changed_nodes
 
 if TYPE_CHECKING:
     from kit.workspace import Workspace
@@ -50,6 +51,7 @@ class _DrawnBox(TypedDict):
     tags: dict[str, Any]
     source: str
     variants: list[Variant]
+    changed: str  # since the last export: "code", "interface", "added", or "" for no change
     color: str
     x: float
     y: float
@@ -298,6 +300,7 @@ def _node(
         },  # Hamilton's own tag
         "source": _source_text(info, ws),
         "variants": variants,
+        "changed": "",  # until compared with the last export
         "color": colour,
         "x": 0.0,  # until laid out
         "y": 0.0,
@@ -324,6 +327,7 @@ def _module_box(name: str, members: Sequence[str], colour: str) -> DagNode:
         "tags": {},
         "source": "",
         "variants": [],
+        "changed": "",
         "members": list(members),
         "color": colour,
         "x": 0.0,  # until laid out
@@ -393,6 +397,9 @@ def dag_payload(
         for info in graph.nodes.values()
         if info.module not in collapsed
     ]
+    changed = changed_nodes(ws, graph)
+    for node in nodes:
+        node["changed"] = changed.get(node["id"], "")
     nodes.extend(
         _module_box(name, members[name], colours[name]) for name in collapsed if members[name]
     )

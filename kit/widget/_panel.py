@@ -157,6 +157,7 @@ class Panel:
         self.submit_button.on_click(lambda _: self.submit())
         widget.observe(lambda _: self.update(), names=["selected", "graph"])
         self.strategy.observe(lambda _: self.preview(), names="value")
+        self.flow_name.observe(lambda _: self.preview(), names="value")
         self.tabs.observe(lambda _: self.preview(), names="selected_index")
         self.tabs.observe(lambda _: self.list_flows(), names="selected_index")
         self._submitting: threading.Thread | None = None
@@ -241,7 +242,30 @@ class Panel:
         self.task_graph.value = (
             f"<b>{count} task{'s' if count != 1 else ''}</b>"
             f'<div class="kit-task-graph">{svg_picture(plan["graph"])}</div>{notes}'
+            f"{self._reruns_html(flow_plan)}"
         )
+
+    def _reruns_html(self, flow_plan: Any) -> str:
+        """The tasks that would rerun against the flow file of that name (its recorded versions)."""
+        from kit import generated, versions
+
+        ws = self.widget.workspace
+        flow = self.flow_name.value.strip()
+        if not flow or ws.project is None:
+            return ""
+        path = ws.project.flows / f"{flow}.py"
+        shown = ws.project.relative(path)
+        existing = generated.read(path)
+        if existing is None:
+            return f'<div class="kit-reruns">{html.escape(shown)} does not exist yet</div>'
+        if existing[0].tasks is None:
+            return ""
+        new = versions.task_versions(ws.graph(), flow_plan)
+        found = versions.reruns(shown, existing[0].tasks, new)
+        if not found:
+            return f'<div class="kit-reruns">Against {html.escape(shown)}: no task reruns</div>'
+        items = "".join(f"<li>{html.escape(r.text().partition(': ')[2])}</li>" for r in found)
+        return f'<div class="kit-reruns">Against {html.escape(shown)}:<ul>{items}</ul></div>'
 
     @_shown_in(lambda panel: panel.promote_error)
     def promote(self) -> None:
@@ -266,6 +290,8 @@ class Panel:
         shown = ws.project.relative(path) if ws.project is not None else str(path)
         self.promote_result.value = f"Wrote {_code(shown)}, as this line in a cell would:"
         self.promote_line.text = line
+        self.widget.refresh()  # the modules were exported: no node is changed since any more
+        self.preview()
 
     # -- Submit ---------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@
  * @property {Object<string, *>} tags
  * @property {string} source where the node is defined
  * @property {Variant[]} variants
+ * @property {""|"code"|"interface"|"added"} changed how its function changed since the last export
  * @property {string[]} [members] a collapsed module's nodes
  * @property {string} color
  * @property {number} x centre
@@ -349,6 +350,12 @@ class DagView {
     const sub = svgElement("text", { x: node.w / 2, y: node.h / 2 + 11, class: "kit-node-sub" }, g);
     sub.textContent = node.sub;
     if (node.variants && node.variants.length > 1) g.classList.add("kit-has-variants");
+    if (node.changed) {
+      g.classList.add("kit-changed");
+      const badge = svgElement("circle", { cx: node.w - 6, cy: 6, r: 4.5, class: "kit-badge" }, g);
+      const why = { code: "its code", interface: "its dependencies or type", added: "new" }[node.changed];
+      svgElement("title", {}, badge).textContent = `changed since the last export: ${why}`;
+    }
     layer.appendChild(g);
     this.nodeElements.set(node.id, g);
     this.nodeData.set(node.id, node);
@@ -381,13 +388,15 @@ class DagView {
     }
     const kinds = htmlElement("div", "kit-legend-section", legend);
     htmlElement("span", "kit-legend-title", kinds, "Nodes");
-    for (const [className, text] of [
+    const keys = [
       ["kit-key-input", "external input"],
       ["kit-key-config", "from the config"],
       ["kit-key-variants", "@config.when: one of several"],
       ["kit-key-selected", "selected output"],
       ["kit-key-upstream", "will run"],
-    ]) {
+    ];
+    if (graph.nodes.some((node) => node.changed)) keys.push(["kit-key-changed", "changed since the last export"]);
+    for (const [className, text] of keys) {
       const item = htmlElement("span", "kit-legend-item", kinds);
       htmlElement("span", `kit-key ${className}`, item);
       htmlElement("span", "", item, text);
