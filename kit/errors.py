@@ -134,6 +134,23 @@ class UnknownNodeError(KitError):
         )
 
 
+class PerItemNodeError(KitError):
+    """A requested node that runs once per item of a Parallelizable, so has no single value."""
+
+    def __init__(self, node: str, expander: str, collects: Iterable[str]) -> None:
+        self.node = node
+        self.expander = expander
+        self.collects = list(collects)
+        gathered = " or ".join(map(repr, self.collects))
+        super().__init__(
+            f"node {node!r} runs once per item of Parallelizable node {expander!r}, "
+            "so it has no single value to return",
+            hint=f"request the Collect node that gathers it ({gathered}), or a node after it"
+            if self.collects
+            else "add a function that takes Collect[...] of it, and request that",
+        )
+
+
 class MissingInputsError(KitError):
     """External inputs that the requested outputs need and nobody gave."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import os
 import sys
@@ -294,9 +293,15 @@ class Workspace:
         return overridden
 
     def driver(self) -> hamilton_driver.Driver:
-        """One Hamilton driver over all modules and the config; rebuilt only after a change."""
+        """One Hamilton driver over all modules and the config; rebuilt only after a change.
+
+        A DAG with a Parallelizable node gets Hamilton's dynamic execution, run in-process and
+        synchronously (what a notebook cell expects).
+        """
         if self._driver is None:
             from hamilton import driver as hamilton_driver
+            from hamilton import htypes
+            from hamilton.execution import executors
 
             overridden = self._check_duplicates()
             builder = (
@@ -307,7 +312,16 @@ class Workspace:
             if overridden:
                 builder = builder.allow_module_overrides()
             try:
-                self._driver = builder.build()
+                built = builder.build()
+                if any(
+                    htypes.is_parallelizable_type(v.type) for v in built.list_available_variables()
+                ):
+                    built = (
+                        builder.enable_dynamic_execution(allow_experimental_mode=True)
+                        .with_local_executor(executors.SynchronousLocalTaskExecutor())
+                        .with_remote_executor(executors.SynchronousLocalTaskExecutor())
+                        .build()
+                    )
             except KitError:
                 raise
             except Exception as error:
@@ -316,6 +330,7 @@ class Workspace:
                     modules=list(self._entries),
                     hint="fix the types or names that disagree between those modules",
                 ) from error
+            self._driver = built
         return self._driver
 
     def graph(self) -> DagGraph:
@@ -340,19 +355,10 @@ class Workspace:
         overrides = dict(overrides or {})
         graph = self.graph()
         graph.check_known(outputs)
+        graph.check_not_per_item(outputs)
         graph.check_inputs(outputs, given=[*inputs, *overrides, *self._config])
         graph.check_input_types(outputs, {**self._config, **inputs})
-        to_run = graph.upstream(outputs, stop_at=overrides)
-        for name in sorted(to_run - set(overrides)):
-            info = graph.nodes[name]
-            functions = graph.hamilton_node(name).originating_functions or ()
-            if not info.is_input and any(inspect.iscoroutinefunction(f) for f in functions):
-                raise GraphError(
-                    f"node {name!r} of module {info.module!r} is an async function; "
-                    "kit executes with Hamilton's synchronous driver",
-                    modules=[info.module] if info.module else [],
-                    hint="make it a plain def, or run it with hamilton.async_driver yourself",
-                )
+        graph.check_synchronous(graph.upstream(outputs, stop_at=overrides) - set(overrides))
         return self.driver().execute(outputs, inputs=inputs, overrides=overrides)
 
     # -- where it came from ----------------------------------------------------------------------

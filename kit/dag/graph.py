@@ -9,7 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kit.errors import InputTypeError, MissingInputsError, UnknownNodeError
+from kit.errors import (
+    GraphError,
+    InputTypeError,
+    MissingInputsError,
+    PerItemNodeError,
+    UnknownNodeError,
+)
 
 if TYPE_CHECKING:
     from hamilton.graph_types import HamiltonNode
@@ -33,6 +39,10 @@ class NodeInfo:
     source_line: int | None = None
     python_type: Any = None
     version: str | None = None  # Hamilton's code version: a hash of the function's source
+    expands: bool = False  # returns Parallelizable[...]: what follows runs once per item
+    collects: bool = False  # takes a Collect[...]: gathers what a Parallelizable expanded
+    checks: str | None = None  # a @check_output validator: the node whose value it checks
+    saves: bool = False  # a @save_to saver node
 
 
 def type_name(annotation: Any) -> str:
@@ -65,6 +75,17 @@ def _in_signature_order(names: set[str], fn: Any, order: Mapping[str, int]) -> l
     return sorted(names, key=lambda d: (position.get(d, len(position)), order.get(d, -1), d))
 
 
+def _collects(fn: Any) -> bool:
+    """True when a parameter of `fn` is annotated Collect[...]."""
+    from hamilton import htypes
+
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an annotation that does not resolve: Hamilton reads it as written
+        hints = getattr(fn, "__annotations__", {})
+    return any(typing.get_origin(hint) is htypes.Collect for hint in hints.values())
+
+
 class DagGraph:
     """Nodes and edges of one built Hamilton graph, with the module each node came from."""
 
@@ -85,10 +106,15 @@ class DagGraph:
     def _info(
         n: HamiltonNode, module_names: Mapping[str, str], order: Mapping[str, int]
     ) -> NodeInfo:
+        from hamilton import htypes
+
         functions = n.originating_functions or ()
-        fn = functions[0] if functions else None
+        fn = functions[0] if functions else None  # the code that computes the node
+        call = functions[-1] if functions else None  # the decorated function whose call made it
         is_input = n.is_external_input
-        module = None if is_input or fn is None else module_names.get(fn.__module__, fn.__module__)
+        module = (
+            None if is_input or call is None else module_names.get(call.__module__, call.__module__)
+        )
         source_file, source_line = (
             _source_location(fn) if fn is not None and not is_input else (None, None)
         )
@@ -99,7 +125,7 @@ class DagGraph:
             name=n.name,
             type=type_name(n.type),
             module=module,
-            function=getattr(fn, "__name__", None) if not is_input else None,
+            function=getattr(call, "__name__", None) if not is_input else None,
             doc=(n.documentation or "").strip(),
             tags={k: v for k, v in n.tags.items() if not k.startswith("hamilton.")},
             is_input=is_input,
@@ -110,6 +136,10 @@ class DagGraph:
             source_line=source_line,
             python_type=n.type,
             version=n.version,
+            expands=htypes.is_parallelizable_type(n.type),
+            collects=fn is not None and _collects(fn),
+            checks=n.tags.get("hamilton.data_quality.source_node"),
+            saves=bool(n.tags.get("hamilton.data_saver")),
         )
 
     def hamilton_node(self, name: str) -> HamiltonNode:
@@ -181,6 +211,50 @@ class DagGraph:
                 mismatches[name] = (info.type, type(values[name]).__name__, users)
         if mismatches:
             raise InputTypeError(mismatches)
+
+    def expanded_by(self, name: str) -> str | None:
+        """The Parallelizable node that node `name` runs once per item of, if any.
+
+        A Collect node gathers the items, so it and what follows run once.
+        """
+        if self.nodes[name].collects:
+            return None
+        pending, seen = [name], {name}
+        while pending:
+            current = pending.pop()
+            if self.nodes[current].expands:
+                return current
+            for dependency in self.nodes[current].dependencies:
+                if dependency not in seen and not self.nodes[dependency].collects:
+                    seen.add(dependency)
+                    pending.append(dependency)
+        return None
+
+    def check_synchronous(self, names: Iterable[str]) -> None:
+        """Refuse async functions among `names`: kit runs Hamilton's synchronous driver."""
+        for name in sorted(names):
+            info = self.nodes[name]
+            functions = self._hamilton_nodes[name].originating_functions or ()
+            if not info.is_input and any(inspect.iscoroutinefunction(f) for f in functions):
+                raise GraphError(
+                    f"node {name!r} of module {info.module!r} is an async function; "
+                    "kit executes and promotes with Hamilton's synchronous driver",
+                    modules=[info.module] if info.module else [],
+                    hint="make it a plain def; an async DAG runs with hamilton.async_driver "
+                    "outside kit",
+                )
+
+    def check_not_per_item(self, names: Iterable[str]) -> None:
+        """Refuse nodes that run once per item of a Parallelizable: Hamilton cannot return them."""
+        for name in names:
+            expander = self.expanded_by(name)
+            if expander is not None:
+                collects = sorted(
+                    c
+                    for c in self.nodes
+                    if self.nodes[c].collects and expander in self.upstream([c])
+                )
+                raise PerItemNodeError(name, expander, collects)
 
     def sinks(self, module: str) -> list[str]:
         """Nodes of `module` that no node of the same module consumes, in definition order."""

@@ -64,6 +64,7 @@ class FlowSpec:
     config: dict[str, Any]
     notebook: str | None = None
     allow_module_overrides: bool = False
+    dynamic_execution: bool = False  # the DAG has a Parallelizable: every task's driver runs it
     retries: int = 0
     retry_delay: float = 0
     tags: tuple[str, ...] = ()
@@ -542,6 +543,10 @@ def _task_source(spec: FlowSpec, task: TaskPlan, names: _Names) -> str:
         call.append(_names_list(task.receives, "receives="))
         upstream = tuple(f"from_{up}" for up in task.upstream)
         call.append(_Group("upstream=[", upstream, "]"))
+    if task.checks:
+        call.append(_names_list(task.checks, "checks="))
+    if spec.dynamic_execution:
+        call.append("dynamic_execution=True")
     if spec.allow_module_overrides:
         call.append("allow_module_overrides=True")
     return "\n".join(

@@ -1,8 +1,11 @@
 """The plan of a promoted flow: which Prefect task computes each node, and what it receives.
 
-Every needed node goes to exactly one task. The unit of assignment is the function a node
-came from (a decorator's nodes - extracted columns, loaders, savers - stay with their
-function). A strategy pins some units to tasks; every other unit runs in the earliest task
+Every needed node goes to exactly one task. The unit of assignment is one call: the nodes one
+call of a decorated function makes together (extracted columns, a loader's outputs, a saver,
+the steps of a pipe) stay together, while separate calls of one function (each @parameterize
+variant, each @subdag or @parameterized_subdag instance) are separate units. A Parallelizable
+node, what runs per item and its Collect form one unit too: Hamilton runs that block in one
+driver. A strategy pins some units to tasks; every other unit runs in the earliest task
 that needs it, tasks being ordered by their dependencies and then by the order in which the
 outputs were given. A task receives, from the tasks before it, exactly the values its nodes
 consume (the frontier) and passes them to Hamilton as overrides, so each node runs once.
@@ -23,7 +26,7 @@ from kit.errors import PromoteError
 from kit.grammar import STRATEGIES
 
 if TYPE_CHECKING:
-    from kit.dag.graph import DagGraph
+    from kit.dag.graph import DagGraph, NodeInfo
 
 TAG = "prefect_task"
 SINGLE_TASK = "compute"
@@ -46,6 +49,8 @@ class TaskPlan:
     shares: tuple[str, ...]  # values of its own that later tasks receive
     upstream: tuple[str, ...]  # the tasks it receives from
     modules: tuple[str, ...]  # the modules its nodes come from
+    parallel: bool = False  # it holds a Parallelizable/Collect block (Hamilton's executor runs it)
+    checks: tuple[str, ...] = ()  # its @check_output validator nodes, whose results it publishes
 
     @property
     def returns(self) -> tuple[str, ...]:
@@ -188,6 +193,8 @@ def _check_outputs(
             "no outputs to promote", hint="name the nodes the flow computes: --outputs OUT ..."
         )
     graph.check_known(outputs)
+    graph.check_not_per_item(outputs)
+    graph.check_synchronous(graph.upstream(outputs))
     inputs = [output for output in outputs if graph.nodes[output].is_input]
     if inputs:
         raise PromoteError(
@@ -235,6 +242,22 @@ def _savers_of(graph: DagGraph, name: str) -> list[str]:
     ]
 
 
+def _function(name: str, nodes: Mapping[str, NodeInfo]) -> tuple[str | None, str]:
+    """The decorated function whose call made node `name`: (module, function)."""
+    return nodes[name].module, nodes[name].function or name
+
+
+def _call_owner(name: str, nodes: Mapping[str, NodeInfo]) -> str:
+    """The node whose call made `name`: `a` for the subdag or pipe node `a.doubled`."""
+    prefix = name.split(".", 1)[0]
+    return prefix if prefix != name and prefix in nodes else name
+
+
+def _words(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class _Planner:
     """One planning pass over the nodes that the outputs need."""
 
@@ -271,28 +294,44 @@ class _Planner:
         return order, inputs
 
     def _make_units(self) -> None:
-        """Group nodes by the function that made them.
-
-        Functions that feed each other form one unit.
-        """
+        """Group the nodes into calls, and calls that feed each other (or share a
+        Parallelizable/Collect block) into one unit, with the reason each unit is one."""
         nodes = self.graph.nodes
-        function_of = {
-            name: (nodes[name].module, nodes[name].function or name) for name in self.order
-        }
-        functions = list(dict.fromkeys(function_of.values()))
-        function_edges = {
-            (function_of[dependency], function_of[name])
+        needed = set(self.order)
+        group = {name: name for name in self.order}
+
+        def find(name: str) -> str:
+            while group[name] != name:
+                group[name] = group[group[name]]
+                name = group[name]
+            return name
+
+        def join(first: str, other: str) -> None:
+            group[find(other)] = find(first)
+
+        for name in self.order:
+            owner = _call_owner(name, nodes)
+            if owner != name and owner in needed:
+                join(owner, name)  # a subdag's or a pipe's inner node belongs to its call
+            for dependency in nodes[name].dependencies:
+                if dependency in needed and _function(dependency, nodes) == _function(name, nodes):
+                    join(dependency, name)  # one call: a function's nodes that feed each other
+        blocks = self._blocks()
+        for block in blocks:
+            for name in block[1:]:
+                join(block[0], name)
+        calls = list(dict.fromkeys(find(name) for name in self.order))
+        call_edges = {
+            (find(dependency), find(name))
             for name in self.order
             for dependency in nodes[name].dependencies
-            if dependency in function_of and function_of[dependency] != function_of[name]
+            if dependency in needed and find(dependency) != find(name)
         }
-        components = strongly_connected(functions, function_edges)
-        unit_of_function = {
-            function: index for index, component in enumerate(components) for function in component
-        }
+        components = strongly_connected(calls, call_edges)
+        unit_of_call = {call: index for index, members in enumerate(components) for call in members}
         members: dict[int, list[str]] = {}
         for name in self.order:
-            members.setdefault(unit_of_function[function_of[name]], []).append(name)
+            members.setdefault(unit_of_call[find(name)], []).append(name)
         # units numbered by where their first node runs, so every later choice is deterministic
         renumber = {
             old: new
@@ -311,6 +350,40 @@ class _Planner:
                 if d in self.unit_of
             }
             self.unit_deps[unit] = sorted(deps - {unit})
+        self.unit_reason = {
+            unit: self._reason(names, blocks) for unit, names in self.unit_nodes.items()
+        }
+        for block in blocks:
+            self.notes.append(
+                f"nodes {_words(block)} form a Parallelizable/Collect block, "
+                "which runs in one task with Hamilton's executor"
+            )
+
+    def _blocks(self) -> list[list[str]]:
+        """Each Parallelizable node with what runs per item and its Collect, in run order."""
+        nodes = self.graph.nodes
+        needed = set(self.order)
+        blocks = []
+        for start in (name for name in self.order if nodes[name].expands):
+            block = {start}
+            pending = [start]
+            while pending:
+                for consumer in self.graph.consumers.get(pending.pop(), []):
+                    if consumer in needed and consumer not in block:
+                        block.add(consumer)
+                        if not nodes[consumer].collects:
+                            pending.append(consumer)
+            blocks.append(sorted(block, key=self.position.__getitem__))
+        return blocks
+
+    def _reason(self, names: Sequence[str], blocks: Sequence[Sequence[str]]) -> str:
+        """Why these nodes are one unit, as a refusal to split them says it."""
+        if any(set(block) <= set(names) for block in blocks if len(block) > 1):
+            return "one Parallelizable/Collect block, which Hamilton runs in one driver"
+        functions = list(dict.fromkeys(_function(name, self.graph.nodes)[1] for name in names))
+        if len(functions) == 1:
+            return f"one call of function {functions[0]}"
+        return f"functions {_words(functions)}, which feed each other"
 
     def unit_modules(self, unit: int) -> list[str]:
         return list(
@@ -394,18 +467,17 @@ class _Planner:
                     pins[unit], pinned_by[unit] = task, output
                 elif pins[unit] != task:
                     first = pinned_by[unit]
-                    function = self.graph.nodes[output].function
                     if explicit:
                         raise PromoteError(
-                            f"outputs {first!r} (task {pins[unit]!r}) "
-                            f"and {output!r} (task {task!r}) are made by "
-                            f"the same function ({function}), which runs in one task",
+                            f"outputs {first!r} (task {pins[unit]!r}) and {output!r} "
+                            f"(task {task!r}) {self._together(unit, output)}, which runs in one "
+                            "task",
                             nodes=[first, output],
                             tasks=[pins[unit], task],
                             hint=f"put {first!r} and {output!r} in the same --task",
                         )
                     self.notes.append(
-                        f"output {output} is made by the same function as {first} ({function}), "
+                        f"output {output} {self._together(unit, output, first)}, "
                         f"so task {pins[unit]} computes it"
                     )
         if not explicit:
@@ -417,6 +489,16 @@ class _Planner:
                     "use an explicit split (--task NAME=OUT) to choose another name",
                 )
         return pins
+
+    def _together(self, unit: int, output: str, first: str | None = None) -> str:
+        """Why `output` cannot leave the task of `unit` (beside `first` in a note), as a phrase."""
+        reason = self.unit_reason[unit]
+        function = self.graph.nodes[output].function
+        if reason.startswith("one call of function"):
+            if first is None:
+                return f"are made by the same function ({function})"
+            return f"is made by the same function as {first} ({function})"
+        return f"belong to {reason}" if first is None else f"belongs with {first} to {reason}"
 
     def _tag_pins(self) -> dict[int, str]:
         """Units tagged prefect_task=NAME go to NAME.
@@ -566,6 +648,8 @@ class _Planner:
                         sorted({task_of[name] for name in receives[task]}, key=rank.__getitem__)
                     ),
                     modules=tuple(dict.fromkeys(nodes[name].module or "" for name in own)),
+                    parallel=any(nodes[name].expands for name in own),
+                    checks=tuple(name for name in own if nodes[name].checks),
                 )
             )
         return FlowPlan(

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 from hamilton import driver
+from hamilton.data_quality.base import DataValidationError
+from hamilton.execution import executors
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
@@ -21,15 +23,45 @@ from prefect.utilities.hashing import hash_objects
 from prefect.variables import Variable
 
 
+class DataQualityError(Exception):
+    """A @check_output validator of importance "fail" found the node's value wanting."""
+
+
 @functools.cache
 def hamilton_driver(
-    modules: tuple[ModuleType, ...], config_json: str, allow_module_overrides: bool
+    modules: tuple[ModuleType, ...],
+    config_json: str,
+    allow_module_overrides: bool,
+    dynamic_execution: bool = False,
 ) -> driver.Driver:
-    """The Hamilton driver over `modules` for one config, built once per process."""
+    """The Hamilton driver over `modules` for one config, built once per process.
+
+    With `dynamic_execution` (a Parallelizable/Collect block), Hamilton runs the block's items
+    one after another inside the task; Prefect decides where the task itself runs.
+    """
     builder = driver.Builder().with_modules(*modules).with_config(json.loads(config_json))
     if allow_module_overrides:
         builder = builder.allow_module_overrides()
+    if dynamic_execution:
+        builder = (
+            builder.enable_dynamic_execution(allow_experimental_mode=True)
+            .with_local_executor(executors.SynchronousLocalTaskExecutor())
+            .with_remote_executor(executors.SynchronousLocalTaskExecutor())
+        )
     return builder.build()
+
+
+@functools.cache
+def node_names(dr: driver.Driver) -> frozenset[str]:
+    """The names of the nodes of the driver's DAG."""
+    return frozenset(variable.name for variable in dr.list_available_variables())
+
+
+@functools.cache
+def checked_nodes(dr: driver.Driver) -> dict[str, str]:
+    """@check_output validator node -> the node whose value it checks."""
+    tag = "hamilton.data_quality.source_node"
+    return {v.name: str(v.tags[tag]) for v in dr.list_available_variables() if tag in v.tags}
 
 
 def run_nodes(
@@ -41,21 +73,59 @@ def run_nodes(
     inputs: Mapping[str, Any] | None = None,
     receives: Sequence[str] = (),
     upstream: Sequence[Mapping[str, Any]] = (),
+    checks: Sequence[str] = (),
     allow_module_overrides: bool = False,
+    dynamic_execution: bool = False,
 ) -> dict[str, Any]:
     """Compute `outputs` and `shares` (what later tasks receive), taking `receives` from `upstream`.
 
     `upstream` are the results of the earlier tasks this one receives values from. Under another
     config than the one the flow was promoted with, the DAG may lack some shared or received
-    nodes: those are left out, and Hamilton computes whatever else the outputs need.
+    nodes: those are left out, and Hamilton computes whatever else the outputs need. The results
+    of the `checks` (@check_output validator nodes) are published as a table artifact.
     """
     config_json = json.dumps(hamilton_config, sort_keys=True)
-    dr = hamilton_driver(tuple(modules), config_json, allow_module_overrides)
-    nodes = dr.graph.nodes
-    final_vars = [*outputs, *(name for name in shares if name in nodes and name not in outputs)]
+    dr = hamilton_driver(tuple(modules), config_json, allow_module_overrides, dynamic_execution)
+    nodes = node_names(dr)
+    wanted = [*outputs, *(name for name in shares if name in nodes and name not in outputs)]
+    validators = [name for name in checks if name in nodes and name not in wanted]
     received = {name: value for result in upstream for name, value in result.items()}
     overrides = {name: received[name] for name in receives if name in nodes}
-    return dr.execute(final_vars, inputs=dict(inputs or {}), overrides=overrides)
+    try:
+        results = dr.execute([*wanted, *validators], inputs=dict(inputs or {}), overrides=overrides)
+    except DataValidationError as error:
+        failures = [_failure(message) for message in error.args[0]]
+        publish_checks([(node, check, False, message) for node, check, message in failures])
+        node, check, message = failures[0]
+        raise DataQualityError(
+            f"@check_output of node {node!r}: validator {check} failed: {message}"
+        ) from None
+    if validators:
+        checked = checked_nodes(dr)
+        rows = []
+        for name in validators:
+            result = results.pop(name)
+            node = checked[name]
+            rows.append((node, name.removeprefix(f"{node}_"), result.passes, result.message))
+        publish_checks(rows)
+    return results
+
+
+def _failure(message: str) -> tuple[str, str, str]:
+    """(node, validator, message) of Hamilton's `[node:validator] validator failed...` text."""
+    found = re.match(r"\[(.+?):(.+?)\] validator failed\. Message was: (.*?)\. Diagnostic", message)
+    return (found[1], found[2], found[3]) if found else ("?", "?", message.strip())
+
+
+def publish_checks(rows: Sequence[tuple[str, str, bool, str]]) -> None:
+    """A table artifact of @check_output results: node, validator, passed, message."""
+    create_table_artifact(
+        table=[
+            {"node": node, "validator": check, "passed": passed, "message": message}
+            for node, check, passed, message in rows
+        ],
+        description="Data quality: the @check_output validators of this task",
+    )
 
 
 def cache_policy(modules: Sequence[ModuleType]) -> CachePolicy:
