@@ -5,7 +5,7 @@ source: a revision (`git archive REV` into a temporary folder, so the kit code a
 generated files are both that revision's) or the working tree. It reports the wall time of the
 whole command and, inside it, the time of the drift check itself (after the imports).
 
-Run: .venv/bin/python benchmarks/bench_check.py [--before REV] [--label TEXT]
+Run: .venv/bin/python benchmarks/bench_check.py [--before REV] [--after REV]
 (writes benchmarks/results/check.md; REV defaults to the revision before issue 17)
 """
 
@@ -59,9 +59,13 @@ def run_check(root: Path) -> dict[str, float]:
     return measured
 
 
-def medians(root: Path) -> dict[str, float]:
-    runs = [run_check(root) for _ in range(REPEATS)]
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+def medians(roots: list[Path]) -> list[dict[str, float]]:
+    """Per root, the medians of REPEATS runs; the roots take turns, so a busy machine slows all."""
+    runs: list[list[dict[str, float]]] = [[] for _ in roots]
+    for _ in range(REPEATS):
+        for index, root in enumerate(roots):
+            runs[index].append(run_check(root))
+    return [{key: statistics.median(r[key] for r in found) for key in found[0]} for found in runs]
 
 
 def archive(rev: str, into: Path) -> Path:
@@ -75,10 +79,13 @@ def archive(rev: str, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE, help="the revision to compare with")
+    parser.add_argument("--after", default=None, help="a revision (default: the working tree)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kit-bench-check-") as folder:
-        before = medians(archive(arguments.before, Path(folder)))
-    after = medians(ROOT)
+        first = archive(arguments.before, Path(folder) / "before")
+        second = archive(arguments.after, Path(folder) / "after") if arguments.after else ROOT
+        before, after = medians([first, second])
+    now = arguments.after or "working tree"
     rows = [
         ("whole `kit check` (fresh interpreter)", "wall_ms"),
         ("imports of kit.sync", "import_ms"),
@@ -88,10 +95,10 @@ def main() -> None:
         "# `kit check` benchmark",
         "",
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"Medians of {REPEATS} runs, each in a fresh interpreter, on this repository's "
-        "example project (2 notebooks, 7 modules, 2 flows).",
+        f"Medians of {REPEATS} runs, each in a fresh interpreter, before and now taking turns, "
+        "on this repository's example project (2 notebooks, 7 modules, 2 flows).",
         "",
-        f"| what | before ({arguments.before}) ms | now ms | ratio |",
+        f"| what | before ({arguments.before}) ms | now ({now}) ms | ratio |",
         "| --- | ---: | ---: | ---: |",
     ]
     for label, key in rows:
