@@ -257,7 +257,7 @@ def test_a_prefect_api_url_that_does_not_answer_is_one_clear_error(in_served: Pr
 def test_an_embedded_api_that_starts_too_slowly_is_one_line_naming_kit_server_start(
     tmp_path: Path,
 ) -> None:
-    root = pair_project(tmp_path / "slow")
+    root = pair_project(tmp_path / "slow").root
     env = plain_env(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
     done = kit_command(root, "submit", "notebooks/pair.ipynb", "--flow", "pair", env=env)
     assert done.returncode == 1, done.stdout + done.stderr
