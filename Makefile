@@ -5,7 +5,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS := test,examples
+EXTRAS := test,examples,dask
 
 export PYTHONDONTWRITEBYTECODE :=
 export DO_NOT_TRACK := 1

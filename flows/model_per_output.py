@@ -8,7 +8,7 @@
 #     model_results=09a5876d
 # task saved_predictions (after model_results): predictions_table=f180d41f
 #     saved_predictions=f180d41f
-# sha256: e652acde7dc7881125358904de5d598855b020fd5b5b8564b6aaf077ff253574
+# sha256: 97efb9d3a85075472b59a8a0e1207dc532aa3942949ce23ebd4161f55f1a0d15
 """Prefect flow `model_per_output`: computes model_results and saved_predictions with Hamilton.
 
 Promoted from notebooks/ml_pipeline.ipynb. The nodes of modules load_data, prepare_data, train_model
@@ -23,6 +23,8 @@ A task passes the values it receives to Hamilton as overrides, so every node run
 do not depend on each other run concurrently.
 Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a task receives);
 promote with --cache to cache them.
+Every run publishes a run record: the notebook, the config and the code version of each node it
+runs.
 """
 
 from typing import Any
@@ -30,11 +32,12 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._runtime import config_from_variable, publish_summary, run_nodes
+from flows._runtime import config_from_variable, publish_summary, record_run, run_nodes
 from modules import evaluate_model, load_data, prepare_data, train_model
 
 MODULES = [load_data, prepare_data, train_model, evaluate_model]
 OUTPUTS = ["model_results", "saved_predictions"]
+NOTEBOOK = "notebooks/ml_pipeline.ipynb"
 ARTIFACT_PREFIX = "model-per-output"
 
 
@@ -110,6 +113,7 @@ def model_per_output(
     """
     if hamilton_config_variable is not None:
         hamilton_config = config_from_variable(hamilton_config_variable)
+    record_run(ARTIFACT_PREFIX, NOTEBOOK, MODULES, hamilton_config, OUTPUTS)
     inputs = {
         "sample_fraction": sample_fraction,
         "feature_set": feature_set,

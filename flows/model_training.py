@@ -8,7 +8,7 @@
 #     validation_labels=27fa7194
 # task train_and_evaluate (after prepare_data): classifier=59ff9789 validation_predictions=513e93d2
 #     model_results=09a5876d predictions_table=f180d41f saved_predictions=f180d41f
-# sha256: b1f614f90b2c6cbea7e81d1b142f0a07ea9ed542e7b3843b55c14f790fa7809d
+# sha256: b17be80c28cd0599de37344641a27bf138bb971164e5ff3a5c8a174b53e3eb88
 """Prefect flow `model_training`: computes 6 outputs.
 
 Outputs: train_features, train_labels, validation_features, validation_labels, model_results and
@@ -27,6 +27,8 @@ A task passes the values it receives to Hamilton as overrides, so every node run
 do not depend on each other run concurrently.
 Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a task receives);
 promote with --cache to cache them.
+Every run publishes a run record: the notebook, the config and the code version of each node it
+runs.
 """
 
 from typing import Any
@@ -34,7 +36,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows._runtime import config_from_variable, publish_summary, run_nodes
+from flows._runtime import config_from_variable, publish_summary, record_run, run_nodes
 from modules import evaluate_model, load_data, prepare_data, train_model
 
 MODULES = [load_data, prepare_data, train_model, evaluate_model]
@@ -46,6 +48,7 @@ OUTPUTS = [
     "model_results",
     "saved_predictions",
 ]
+NOTEBOOK = "notebooks/ml_pipeline.ipynb"
 ARTIFACT_PREFIX = "model-training"
 
 
@@ -126,6 +129,7 @@ def model_training(
     """
     if hamilton_config_variable is not None:
         hamilton_config = config_from_variable(hamilton_config_variable)
+    record_run(ARTIFACT_PREFIX, NOTEBOOK, MODULES, hamilton_config, OUTPUTS)
     inputs = {
         "sample_fraction": sample_fraction,
         "feature_set": feature_set,

@@ -17,12 +17,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from kit.errors import ConfigError, MagicUsageError, NamelessCellError, PromoteError
+from kit.errors import (
+    ConfigError,
+    MagicUsageError,
+    NamelessCellError,
+    PromoteError,
+    UnsafeTextError,
+    unsafe_character,
+)
 
 CELL_MAGIC = "%%hamilton"
 PROMOTE_MAGIC = "%hamilton_promote"
 STRATEGIES = ("single", "by-module", "per-output", "by-tag")
 DEFAULT_STRATEGY = "by-module"
+RUNNERS = ("threads", "dask")  # Prefect's task runner: its default threads, or prefect-dask
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +49,15 @@ class _Parser(argparse.ArgumentParser):
         raise MagicUsageError(self.prog, message, self.usage_text())
 
 
+def refuse_unsafe(what: str, text: str) -> None:
+    """Raise if `text` (bound for a generated file's header) holds a control or bidi character."""
+    index = unsafe_character(text)
+    if index is not None:
+        raise UnsafeTextError(what, text, index)
+
+
 def _words(parser: _Parser, line: str) -> list[str]:
+    refuse_unsafe(f"the {parser.prog} line", line)
     try:
         return shlex.split(line)
     except ValueError as error:
@@ -103,6 +119,17 @@ def parse_use_line(line: str) -> list[str]:
     return parse_names("%hamilton_use", line, at_least_one="module")
 
 
+def parse_pull_line(line: str) -> str | None:
+    """`RUN` or `--clear`, as after `%hamilton_pull`: the run's id or name, None for --clear."""
+    parser = _Parser("%hamilton_pull")
+    parser.add_argument("run", nargs="?", default=None)
+    parser.add_argument("--clear", action="store_true")
+    args = parser.parse_args(_words(parser, line))
+    if (args.run is None) == (not args.clear):
+        parser.error("give a flow run's id or name, or --clear (not both)")
+    return args.run if isinstance(args.run, str) else None
+
+
 # -- config: %hamilton_config and -c ------------------------------------------------------------
 
 
@@ -136,6 +163,7 @@ def parse_config(text: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
     text = text.strip()
     if not text:
         return {}
+    refuse_unsafe("the config", text)
     if text[0] in "{[":
         value = typed_value(text)
         if not isinstance(value, dict):
@@ -241,7 +269,22 @@ def add_promote_arguments(parser: argparse.ArgumentParser) -> None:
         "--tag", action="append", default=[], dest="tags", metavar="T", help="a tag on every task"
     )
     parser.add_argument(
-        "--cache", action="store_true", help="cache task results by their inputs (persisted)"
+        "--cache",
+        action="store_true",
+        help="cache each task's result by the code versions and inputs its nodes depend on",
+    )
+    parser.add_argument(
+        "--result-storage",
+        default=None,
+        metavar="BLOCK",
+        help="with --cache: persist results in this Prefect storage block (TYPE/NAME), not in "
+        ".kit/results",
+    )
+    parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default=RUNNERS[0],
+        help="where the tasks run: Prefect's threads (default) or a Dask cluster (prefect-dask)",
     )
     parser.add_argument(
         "--unsaved",
@@ -278,13 +321,16 @@ def promote_options(args: argparse.Namespace) -> dict[str, Any]:
         "retry_delay": args.retry_delay,
         "tags": tuple(args.tags),
         "cache": args.cache,
+        "result_storage": args.result_storage,
         "unsaved": tuple(args.unsaved),
+        "runner": args.runner,
     }
 
 
 def _parse_promote_words(
     words: Sequence[str], error: type[Exception]
 ) -> tuple[str, dict[str, Any]]:
+    refuse_unsafe(f"the {PROMOTE_MAGIC} line", " ".join(words))
     parser = _Parser(PROMOTE_MAGIC, error=error)
     parser.add_argument("flow")
     add_promote_arguments(parser)
@@ -324,7 +370,9 @@ def promote_line(
     retry_delay: float = 0,
     tags: Iterable[str] = (),
     cache: bool = False,
+    result_storage: str | None = None,
     unsaved: Iterable[str] = (),
+    runner: str = RUNNERS[0],
 ) -> str:
     """The `%hamilton_promote` line that makes this flow (what the widget shows, headers record)."""
     words = [PROMOTE_MAGIC, flow, "--outputs", *outputs]
@@ -342,6 +390,10 @@ def promote_line(
         words += ["--tag", tag]
     if cache:
         words.append("--cache")
+    if result_storage:
+        words += ["--result-storage", result_storage]
+    if runner != RUNNERS[0]:
+        words += ["--runner", runner]
     unsaved = list(unsaved)
     if unsaved:
         words += ["--unsaved", *unsaved]

@@ -291,6 +291,8 @@ def test_promote_options() -> None:
         "tags": (),
         "cache": False,
         "unsaved": (),
+        "runner": "threads",
+        "result_storage": None,
     }
     options = parse(
         "f --outputs a b c --task t1=a,b --task t2=c "

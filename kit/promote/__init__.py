@@ -7,6 +7,7 @@ writes the flow through kit.generated (never over a hand edit).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kit import generated, grammar
 from kit.errors import PromoteError
 from kit.export import module_text
-from kit.grammar import DEFAULT_STRATEGY, command_recipe, parse_promote_line
+from kit.grammar import DEFAULT_STRATEGY, RUNNERS, command_recipe, parse_promote_line
 from kit.promote import runtime
 from kit.promote.plan import FlowPlan, TaskPlan, check_name, make_plan
 from kit.versions import task_versions
@@ -86,14 +87,16 @@ def promote(
     retry_delay: float = 0,
     tags: Iterable[str] = (),
     cache: bool = False,
+    result_storage: str | None = None,
     unsaved: Iterable[str] = (),
+    runner: str = RUNNERS[0],
     promote_line: str | None = None,
 ) -> Promotion:
     """Write flows/FLOW.py computing `outputs` and export the modules it imports; what was done.
 
     `promote_line` is the notebook's `%hamilton_promote` line when one made this promotion.
     """
-    options = _checked_options(retries, retry_delay, tags, cache, unsaved)
+    options = _checked_options(retries, retry_delay, tags, cache, unsaved, runner, result_storage)
     line = promote_line or grammar.promote_line(flow, list(outputs), tasks, **options)
     path, text, spec = _flow_file(
         ws, flow, list(outputs), tasks, options, promote_line or _recipe(ws, line)
@@ -128,7 +131,13 @@ def flow_text(ws: Workspace, promote_line: str) -> tuple[Path, str]:
 
 
 def _checked_options(
-    retries: int, retry_delay: float, tags: Iterable[str], cache: bool, unsaved: Iterable[str]
+    retries: int,
+    retry_delay: float,
+    tags: Iterable[str],
+    cache: bool,
+    unsaved: Iterable[str],
+    runner: str = RUNNERS[0],
+    result_storage: str | None = None,
 ) -> dict[str, Any]:
     lists = {"tags": tags, "unsaved": unsaved}
     for name, names in lists.items():
@@ -151,13 +160,49 @@ def _checked_options(
             "a retry delay without retries does nothing",
             hint="add --retries N, or drop --retry-delay",
         )
+    _check_runner(runner)
+    _check_result_storage(result_storage, cache)
     return {
         "retries": retries,
         "retry_delay": float(retry_delay),
         "tags": tags,
         "cache": bool(cache),
         "unsaved": unsaved,
+        "runner": runner,
+        "result_storage": result_storage or None,
     }
+
+
+def _check_result_storage(block: str | None, cache: bool) -> None:
+    """Refuse a storage block without --cache, and a name that is no Prefect block slug."""
+    if not block:
+        return
+    if not cache:
+        raise PromoteError(
+            f"--result-storage {block} without --cache: only cached flows persist results",
+            hint="add --cache, or drop --result-storage",
+        )
+    kind, slash, name = block.partition("/")
+    if not (slash and kind and name) or "/" in name:
+        raise PromoteError(
+            f"--result-storage {block!r} is not a Prefect block slug TYPE/NAME",
+            hint="name a saved storage block, e.g. --result-storage s3-bucket/results",
+        )
+
+
+def _check_runner(runner: str) -> None:
+    """Refuse an unknown runner, and the Dask runner where prefect-dask is not installed."""
+    if runner not in RUNNERS:
+        raise PromoteError(
+            f"runner={runner!r} is not a task runner kit knows",
+            hint=f"use one of {', '.join(RUNNERS)}",
+        )
+    if runner == "dask" and importlib.util.find_spec("prefect_dask") is None:
+        raise PromoteError(
+            "--runner dask runs the flow's tasks with prefect-dask, which is not installed here",
+            hint="pip install 'hamilton-notebook-kit[dask]' (prefect-dask and distributed), "
+            "then promote again",
+        )
 
 
 def _flow_file(
@@ -237,6 +282,9 @@ def _spec(
         retry_delay=options["retry_delay"],
         tags=options["tags"],
         cache=options["cache"],
+        result_storage=options["result_storage"],
+        unversioned=tuple(name for name in plan.task_of if graph.nodes[name].version is None),
+        runner=options["runner"],
         runtime=runtime.runtime_module(ws.require_project()),
     )
     return spec, graph

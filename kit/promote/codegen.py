@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kit.errors import PromoteError
+from kit.errors import PromoteError, unsafe_character
 from kit.promote.plan import FlowPlan, TaskPlan
 
 WIDTH = 100
@@ -65,10 +65,13 @@ class FlowSpec:
     notebook: str | None = None
     allow_module_overrides: bool = False
     dynamic_execution: bool = False  # the DAG has a Parallelizable: every task's driver runs it
+    runner: str = "threads"  # "dask": the tasks run on a Dask cluster (prefect-dask)
     retries: int = 0
     retry_delay: float = 0
     tags: tuple[str, ...] = ()
     cache: bool = False
+    result_storage: str | None = None  # a Prefect storage block (TYPE/NAME); None: .kit/results
+    unversioned: tuple[str, ...] = ()  # nodes Hamilton gives no code version (no source to hash)
     runtime: str = "flows._runtime"  # the dotted name of the helper module
 
 
@@ -148,9 +151,16 @@ def _layout(source: _Source, indent: int = 0, suffix: str = "") -> str:
     return f"{margin}{source.opening}\n{inner}{margin}{source.closing}{suffix}"
 
 
+def _escaped(char: str) -> str:
+    """A character as it may stand in a string literal: control and bidi ones as escapes."""
+    if unsafe_character(char) is None:
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
 def _string(text: str) -> str:
     """A string literal in double quotes, or single ones where that avoids escaping a `"`."""
-    quoted = json.dumps(text, ensure_ascii=False)
+    quoted = "".join(_escaped(char) for char in json.dumps(text, ensure_ascii=False))
     if '"' in text and "'" not in text:
         return "'" + quoted[1:-1].replace('\\"', '"') + "'"
     return quoted
@@ -259,14 +269,16 @@ class _Names:
     FIXED = frozenset(
         {
             *("Any", "pd", "flow", "task", "NO_CACHE"),
-            *("MODULES", "OUTPUTS", "ARTIFACT_PREFIX", "CACHE_POLICY"),
+            *("MODULES", "OUTPUTS", "NOTEBOOK", "ARTIFACT_PREFIX", "RESULT_STORAGE"),
             *("run_nodes", "cache_policy", "config_from_variable", "publish_summary"),
+            *("local_result_storage", "record_run"),
         }
     )
     BODY = frozenset(
         {
             *("hamilton_config", "hamilton_config_variable", "inputs", "values", "outputs"),
-            *("OUTPUTS", "ARTIFACT_PREFIX", "config_from_variable", "publish_summary"),
+            *("OUTPUTS", "NOTEBOOK", "ARTIFACT_PREFIX", "MODULES"),
+            *("config_from_variable", "publish_summary", "record_run"),
         }
     )
 
@@ -383,10 +395,35 @@ def _module_docstring(spec: FlowSpec) -> str:
             "once; tasks that do not depend on each other run concurrently."
         ),
     ]
-    if not spec.cache:
+    if spec.cache:
+        storage = f"block {spec.result_storage}" if spec.result_storage else ".kit/results"
+        lines += _wrap(
+            "A task's cache key is the Hamilton code version of its nodes and of every node "
+            "upstream of them, the flow inputs those consume and the config (no run id); its "
+            f"result is persisted ({storage}), so a run after a fix recomputes only the tasks "
+            "whose code or inputs changed."
+        )
+        if spec.unversioned:
+            lines += _wrap(
+                f"Hamilton gives {_words(list(spec.unversioned))} no code version: their key "
+                "hashes their module's whole source instead."
+            )
+    else:
         lines += _wrap(
             "Tasks are not cached (NO_CACHE: Prefect's default policy would hash every value a "
             "task receives); promote with --cache to cache them."
+        )
+    lines += _wrap(
+        "Every run publishes a run record: the notebook, the config and the code version of "
+        "each node it runs."
+    )
+    if spec.runner == "dask":
+        lines += _wrap(
+            "The tasks run on a Dask cluster: the one DASK_SCHEDULER_ADDRESS (Dask's config) "
+            "names, else a local cluster the runner starts. The flow uploads the project's "
+            "modules to the workers, so workers started elsewhere can import them; values "
+            "handed between tasks are pickled. A Parallelizable/Collect block runs inside its "
+            "task with Hamilton's synchronous executor, not as Dask tasks of its own."
         )
     return _docstring(lines)
 
@@ -432,8 +469,10 @@ def _imports(spec: FlowSpec, names: _Names, annotation_imports: Iterable[str]) -
     prefect = {"prefect": ["flow", "task"]}
     if not spec.cache:
         prefect["prefect.cache_policies"] = ["NO_CACHE"]
-    helpers = ["run_nodes", "config_from_variable", "publish_summary"]
+    helpers = ["run_nodes", "config_from_variable", "publish_summary", "record_run"]
     helpers += ["cache_policy"] if spec.cache else []
+    helpers += ["local_result_storage"] if spec.cache and not spec.result_storage else []
+    helpers += ["dask_task_runner", "share_project_with_dask"] if spec.runner == "dask" else []
     modules: dict[str, list[str]] = {spec.runtime: helpers}
     for module in spec.modules:
         package, _, name = module.qualified.rpartition(".")
@@ -456,10 +495,12 @@ def _constants(spec: FlowSpec, names: _Names) -> str:
     lines = [
         _layout(_Group("MODULES = [", modules, "]")),
         _layout(_names_list(spec.plan.outputs, "OUTPUTS = ")),
+        f"NOTEBOOK = {literal(spec.notebook)}",
         f"ARTIFACT_PREFIX = {literal(artifact_prefix(spec.name))}",
     ]
     if spec.cache:
-        lines.append("CACHE_POLICY = cache_policy(MODULES)")
+        storage = literal(spec.result_storage) if spec.result_storage else "local_result_storage()"
+        lines.append(f"RESULT_STORAGE = {storage}")
     for note in spec.plan.notes:
         lines += [
             "",
@@ -505,7 +546,7 @@ def _parameter_doc(parameter: Parameter) -> str:
 
 
 def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
-    options = [f"name={literal(task.name)}"]
+    options: list[_Source] = [f"name={literal(task.name)}"]
     if spec.retries:
         options.append(f"retries={spec.retries}")
         if spec.retry_delay:
@@ -513,7 +554,14 @@ def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
     if spec.tags:
         options.append(literal(list(spec.tags)).join(["tags=", ""]))
     if spec.cache:
-        options += ["cache_policy=CACHE_POLICY", "persist_result=True"]
+        policy: list[_Source] = ["MODULES", _names_list([*task.returns, *task.checks])]
+        if spec.allow_module_overrides:
+            policy.append("allow_module_overrides=True")
+        options += [
+            _Assigned("cache_policy=", _Group("cache_policy(", tuple(policy), ")")),
+            "result_storage=RESULT_STORAGE",
+            "persist_result=True",
+        ]
     else:
         options.append("cache_policy=NO_CACHE")
     return _layout(_Group("@task(", tuple(options), ")"))
@@ -547,6 +595,8 @@ def _task_source(spec: FlowSpec, task: TaskPlan, names: _Names) -> str:
         call.append(_names_list(task.checks, "checks="))
     if spec.dynamic_execution:
         call.append("dynamic_execution=True")
+    if spec.runner == "dask":
+        call.append(f"task={literal(task.name)}")
     if spec.allow_module_overrides:
         call.append("allow_module_overrides=True")
     return "\n".join(
@@ -579,17 +629,29 @@ def _flow_docstring(spec: FlowSpec) -> list[str]:
     return lines
 
 
+def _flow_decorator(spec: FlowSpec) -> str:
+    if spec.runner == "dask":
+        return f"@flow(name={literal(spec.name)}, task_runner=dask_task_runner())"
+    return f"@flow(name={literal(spec.name)})"
+
+
 def _flow_source(spec: FlowSpec, names: _Names, signature: list[_Source]) -> str:
     config = _literal(spec.config, "hamilton_config: dict[str, Any] = ")
     parameters = (*signature, config, "hamilton_config_variable: str | None = None")
     lines = [
         MUTABLE_DEFAULTS,
-        f"@flow(name={literal(spec.name)})",
+        _flow_decorator(spec),
         _layout(_Group(f"def {spec.name}(", parameters, ") -> dict[str, Any]:")),
         _docstring(_flow_docstring(spec), 4),
         "    if hamilton_config_variable is not None:",
         "        hamilton_config = config_from_variable(hamilton_config_variable)",
     ]
+    record: list[_Source] = ["ARTIFACT_PREFIX", "NOTEBOOK", "MODULES", "hamilton_config", "OUTPUTS"]
+    if spec.allow_module_overrides:
+        record.append("allow_module_overrides=True")
+    lines.append(_layout(_Group("record_run(", tuple(record), ")"), 4))
+    if spec.runner == "dask":
+        lines.append("    share_project_with_dask(MODULES)")
     if spec.parameters:
         given = tuple(
             _Assigned(f"{literal(p.name)}: ", p.name) for p in spec.parameters if not p.optional

@@ -1,26 +1,43 @@
-"""What every generated flow of the project runs: Hamilton drivers, task runs, config, artifacts.
+"""What every generated flow of the project runs: Hamilton drivers, task runs, cache keys, config,
+artifacts.
 
 Plain Prefect 3 + Hamilton code that imports nothing of kit. A flow passes in its own modules,
 so one copy of this file serves every flow of the project.
 """
 
 import functools
+import hashlib
 import inspect
+import io
 import json
 import re
+import sys
+import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import cloudpickle
 import pandas as pd
 from hamilton import driver
 from hamilton.data_quality.base import DataValidationError
 from hamilton.execution import executors
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
+from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
 from prefect.variables import Variable
+
+# Where a flow promoted with --cache persists its task results unless it names a storage block:
+# .kit/results beside the flows package, wherever the worker was started.
+RESULTS = Path(__file__).resolve().parents[1] / ".kit" / "results"
+RUN_RECORD = "run-record"  # the key suffix of the artifact that records what produced a run
+
+
+class UnpicklableValueError(Exception):
+    """A value that must travel between Dask workers but cannot be pickled."""
 
 
 class DataQualityError(Exception):
@@ -76,6 +93,7 @@ def run_nodes(
     checks: Sequence[str] = (),
     allow_module_overrides: bool = False,
     dynamic_execution: bool = False,
+    task: str | None = None,
 ) -> dict[str, Any]:
     """Compute `outputs` and `shares` (what later tasks receive), taking `receives` from `upstream`.
 
@@ -108,7 +126,64 @@ def run_nodes(
             node = checked[name]
             rows.append((node, name.removeprefix(f"{node}_"), result.passes, result.message))
         publish_checks(rows)
+    if task is not None:  # the results leave this process (a Dask worker): each must pickle
+        check_picklable(task, results)
     return results
+
+
+def check_picklable(task: str, results: Mapping[str, Any]) -> None:
+    """Refuse, by node, a result of `task` that cannot travel to the flow or another worker."""
+    for name, value in results.items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception as error:
+            kind = f"{type(value).__module__}.{type(value).__qualname__}"
+            raise UnpicklableValueError(
+                f"node {name!r} of task {task!r} is a {kind}, which cannot be pickled "
+                f"({type(error).__name__}: {error}), so it cannot travel from task {task!r} "
+                "to the tasks that use it on other Dask workers: put the nodes that use it in "
+                f"task {task!r} (--task {task}=...), or return a picklable value"
+            ) from None
+
+
+def dask_task_runner() -> Any:
+    """Prefect's Dask task runner, on the cluster Dask's config names, else a local one.
+
+    `DASK_SCHEDULER_ADDRESS` (Dask's `scheduler-address` setting) names a running cluster.
+    """
+    import dask
+    from prefect_dask import DaskTaskRunner
+
+    address = dask.config.get("scheduler-address", None)
+    return DaskTaskRunner(address=address) if address else DaskTaskRunner()
+
+
+def share_project_with_dask(modules: Sequence[ModuleType]) -> None:
+    """Upload the packages of `modules` and of this file to the flow's Dask workers.
+
+    Workers started elsewhere do not have the project on their path; a zip of its packages,
+    uploaded through the Dask client, is put on theirs, so the tasks and the Hamilton modules
+    they run import there as they do here.
+    """
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    client = getattr(context.task_runner, "client", None) if context else None
+    if client is None:
+        return
+    packages = sorted(
+        {module.__name__.split(".")[0] for module in [*modules, sys.modules[__name__]]}
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for package in packages:
+            folder = Path(sys.modules[package].__path__[0])
+            for source in sorted(folder.rglob("*.py")):
+                bundle.write(source, source.relative_to(folder.parent).as_posix())
+    digest = hashlib.sha256(archive.getvalue()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"kit-project-{digest}.zip"
+    path.write_bytes(archive.getvalue())
+    client.upload_file(str(path))
 
 
 def _failure(message: str) -> tuple[str, str, str]:
@@ -128,20 +203,101 @@ def publish_checks(rows: Sequence[tuple[str, str, bool, str]]) -> None:
     )
 
 
-def cache_policy(modules: Sequence[ModuleType]) -> CachePolicy:
-    """The policy of a flow promoted with --cache: reuse a result while its inputs stay the same.
+@functools.cache
+def code_versions(dr: driver.Driver, nodes: tuple[str, ...]) -> dict[str, str]:
+    """Node -> Hamilton code version, for `nodes` and every node upstream of them.
 
-    That is the task's source, the config, the flow inputs and the modules' source. The values a
-    task receives from earlier tasks follow from those, so they are not hashed (a large DataFrame
-    costs more to hash than most tasks to run, and its pickle need not be the same after a load).
+    Hamilton's version hashes a function's source without docstring and comments. A node that
+    has none (no source to read) gets the hash of its module's whole source instead (of every
+    module of the DAG when it comes from no function).
     """
-    modules_source = "".join(inspect.getsource(module) for module in modules)
+    present = [name for name in nodes if name in node_names(dr)]
+    versions = {}
+    for node in dr.what_is_upstream_of(*present):
+        if not node.is_external_input:
+            versions[node.name] = node.version or _source_version(dr, node.originating_functions)
+    return dict(sorted(versions.items()))
+
+
+def _source_version(dr: driver.Driver, functions: Sequence[Any] | None) -> str:
+    """The hash of the source of the modules that define `functions` (all the DAG's if none)."""
+    found = [inspect.getmodule(function) for function in functions or ()]
+    modules = {module for module in found if module is not None} or set(dr.graph_modules)
+    sources = sorted(inspect.getsource(module) for module in modules)
+    return "source:" + hashlib.sha256("".join(sources).encode()).hexdigest()
+
+
+@functools.cache
+def used_inputs(dr: driver.Driver, nodes: tuple[str, ...]) -> tuple[str, ...]:
+    """The external inputs that `nodes` and every node upstream of them consume."""
+    present = [name for name in nodes if name in node_names(dr)]
+    return tuple(sorted(n.name for n in dr.what_is_upstream_of(*present) if n.is_external_input))
+
+
+def cache_policy(
+    modules: Sequence[ModuleType], nodes: Sequence[str], *, allow_module_overrides: bool = False
+) -> CachePolicy:
+    """The policy of a task promoted with --cache: reuse its result while what it depends on stays.
+
+    That is the Hamilton code version of `nodes` (what the task returns) and of every node
+    upstream of them across the whole DAG, the values of the flow inputs those nodes consume, and
+    the config. The versions are read from the modules this process imports, so the key follows
+    the code that runs. The values a task receives from earlier tasks follow from those and are
+    not hashed (a large DataFrame costs more to hash than most tasks to run), and nothing of the
+    run (its id, its time) is, so a later run reuses the result.
+    """
+    wanted = tuple(nodes)
 
     def cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-        """The hash of the config, the flow inputs and the modules' source."""
-        return hash_objects(parameters["hamilton_config"], parameters.get("inputs"), modules_source)
+        """The hash of the code versions, the inputs used and the config."""
+        config = parameters["hamilton_config"]
+        config_json = json.dumps(config, sort_keys=True)
+        dr = hamilton_driver(tuple(modules), config_json, allow_module_overrides)
+        inputs = parameters.get("inputs") or {}
+        used = {name: inputs[name] for name in used_inputs(dr, wanted) if name in inputs}
+        return hash_objects(config_json, wanted, code_versions(dr, wanted), used)
 
-    return TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=cache_key)
+    return CacheKeyFnPolicy(cache_key_fn=cache_key)
+
+
+def local_result_storage() -> Path:
+    """Where task results persist: the absolute path of .kit/results (Prefect stores each result
+    there in a file named by its cache key)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return RESULTS
+
+
+def record_run(
+    prefix: str,
+    notebook: str | None,
+    modules: Sequence[ModuleType],
+    hamilton_config: dict[str, Any],
+    outputs: Sequence[str],
+    *,
+    allow_module_overrides: bool = False,
+) -> None:
+    """An artifact keyed `prefix-run-record`: the notebook, the config, each node's code version.
+
+    Published when the run starts, so a run that fails records what it ran too.
+    """
+    config_json = json.dumps(hamilton_config, sort_keys=True)
+    dr = hamilton_driver(tuple(modules), config_json, allow_module_overrides)
+    versions = code_versions(dr, tuple(outputs))
+    rows = [f"| `{name}` | `{version}` |" for name, version in versions.items()]
+    lines = [
+        f"Notebook: `{notebook or 'an interactive session'}`",
+        "",
+        f"Hamilton config: `{config_json}`",
+        "",
+        "| node | code version |",
+        "| --- | --- |",
+        *rows,
+    ]
+    create_markdown_artifact(
+        key=f"{prefix}-{RUN_RECORD}",
+        markdown="\n".join(lines),
+        description="What produced this run: the notebook, the Hamilton config, the code versions",
+    )
 
 
 def config_from_variable(name: str) -> dict[str, Any]:

@@ -22,13 +22,13 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from kit.errors import KitError
+from kit.grammar import RUNNERS, STRATEGIES
 from kit.widget._command_line import CommandLine
 from kit.widget._kernel import describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.widget import DagWidget
 
-STRATEGIES = ("single", "by-module", "per-output", "by-tag")
 LOG_LINES = 400  # lines of `kit submit` output the panel keeps
 PHASE = "==> "  # how `kit submit` starts a phase line
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # a tqdm bar: drawn over itself, noise in a log
@@ -93,6 +93,13 @@ class Panel:
         self.strategy = w.Dropdown(
             options=STRATEGIES, value="by-module", description="Tasks", layout=auto
         )
+        self.runner = w.Dropdown(
+            options=RUNNERS,
+            value=RUNNERS[0],
+            description="Runner",
+            tooltip="threads: Prefect's default; dask: the tasks run on a Dask cluster",
+            layout=auto,
+        )
         self.promote_button = w.Button(
             description="Promote to flow",
             button_style="success",
@@ -107,6 +114,7 @@ class Panel:
             [
                 self.flow_name,
                 self.strategy,
+                self.runner,
                 self.task_graph,
                 self.promote_button,
                 self.promote_error,
@@ -285,8 +293,8 @@ class Panel:
         self.promote_result.value = ""
         self.promote_line.text = ""
         ws = self.widget.workspace
-        path = ws.promote(flow, outputs, tasks=self.strategy.value)
-        line = promote_line(flow, outputs, self.strategy.value)
+        path = ws.promote(flow, outputs, tasks=self.strategy.value, runner=self.runner.value)
+        line = promote_line(flow, outputs, self.strategy.value, runner=self.runner.value)
         shown = ws.project.relative(path) if ws.project is not None else str(path)
         self.promote_result.value = f"Wrote {_code(shown)}, as this line in a cell would:"
         self.promote_line.text = line
