@@ -91,9 +91,7 @@ def start(
     with _locked(project):
         found = status(project)
         if found is not None:
-            if not found.answers:  # started a moment ago, or hung: give it the same time
-                _wait_until_answering(found, None, timeout)
-            return status(project) or found
+            return found if found.answers else wait_until_answering(found, timeout)
         chosen = port or _free_port()
         log = home(project) / LOG_FILE
         with log.open("ab") as output:
@@ -137,7 +135,7 @@ def stop(project: Project, timeout: float = STOP_SECONDS) -> ServerStatus | None
         return found
 
 
-def answers(api_url: str, timeout: float = 2.0) -> bool:
+def answers(api_url: str, timeout: float = 5.0) -> bool:
     """Whether a Prefect API answers its health check at `api_url`."""
     import httpx
 
@@ -145,6 +143,12 @@ def answers(api_url: str, timeout: float = 2.0) -> bool:
         return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def wait_until_answering(server: ServerStatus, timeout: float = START_SECONDS) -> ServerStatus:
+    """Wait for a kit server that runs but does not answer yet (it is starting, or busy)."""
+    _wait_until_answering(server, None, timeout)
+    return ServerStatus(pid=server.pid, port=server.port, log=server.log, answers=True)
 
 
 def _prefect_command() -> list[str]:
@@ -224,7 +228,7 @@ def _wait_until_answering(
         url=server.url,
         pid=server.pid,
         log=server.log,
-        hint=f"see {server.log}, then `kit server start` again",
+        hint=f"see {server.log}; `kit server stop`, then `kit server start`",
     )
 
 

@@ -286,9 +286,10 @@ def prefect_target(project: Project) -> PrefectTarget:
                 "server (`kit server start`) or an embedded Prefect",
             )
         return PrefectTarget(api_url=url, source="PREFECT_API_URL")
-    running = server.running_api_url(project)
-    if running:
-        return PrefectTarget(api_url=running, source="kit server")
+    running = server.status(project)
+    if running is not None:  # one that is starting or busy is waited for: it owns the database
+        found = running if running.answers else server.wait_until_answering(running)
+        return PrefectTarget(api_url=found.api_url, source="kit server")
     return PrefectTarget(api_url=None, source="embedded", home=project.root / PREFECT_HOME)
 
 
