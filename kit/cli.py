@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help="start: the port (default: a free one)"
     )
 
+    pull = commands.add_parser(
+        "pull",
+        help="read a Prefect run of a promoted flow: its inputs, config, persisted task values, "
+        "and the nodes whose code changed since",
+    )
+    pull.add_argument("run", metavar="RUN", help="the flow run's id or name")
+    pull.add_argument(
+        "--notebook",
+        default=None,
+        help="the notebook to compare with (default: the one the run's record names)",
+    )
+
     commands.add_parser(
         "demo", help="validate the example notebook, submit its flow to a local Prefect, summarise"
     )
@@ -154,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         "promote": _promote_command,
         "validate": _validate_command,
         "submit": _submit_command,
+        "pull": _pull_command,
         "demo": _demo_command,
     }
     return handlers[args.command](args)
@@ -275,6 +288,14 @@ def _submit_command(args: argparse.Namespace) -> int:
     from kit.submit import submit_command
 
     return submit_command(args)
+
+
+def _pull_command(args: argparse.Namespace) -> int:
+    """`kit pull RUN [--notebook NB]`: what `%hamilton_pull RUN` would load, as text."""
+    from kit.pull import pull_command
+
+    print(pull_command(args.run, args.notebook).text())
+    return 0
 
 
 def _demo_command(args: argparse.Namespace) -> int:

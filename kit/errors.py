@@ -385,3 +385,99 @@ class NotebookFailed(Exception):
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
         super().__init__(report.text())
+
+
+class PullError(KitError):
+    """A Prefect run that cannot be pulled into the workspace (`%hamilton_pull`, `kit pull`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run: str | None = None,
+        flow: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.run = run
+        self.flow = flow
+        super().__init__(message, hint=hint)
+
+
+class NoPrefectApiError(PullError):
+    """No Prefect API to read a run from: PREFECT_API_URL unset or silent, no kit server."""
+
+    def __init__(self, run: str, *, url: str | None = None) -> None:
+        self.url = url
+        where = (
+            f"PREFECT_API_URL is {url} and nothing answers there"
+            if url
+            else ("PREFECT_API_URL is not set and the project's kit server is not running")
+        )
+        super().__init__(
+            f"cannot pull run {run!r}: {where}",
+            run=run,
+            hint="start the project's server with `kit server start` (it reads the runs kit "
+            "submit made), or set PREFECT_API_URL to the server that ran it",
+        )
+
+
+class RunNotFoundError(PullError):
+    """A run id or name the Prefect API does not know."""
+
+    def __init__(self, run: str, *, api: str) -> None:
+        self.api = api
+        super().__init__(
+            f"the Prefect API at {api} has no flow run with id or name {run!r}",
+            run=run,
+            hint="copy the run's id or name from `kit submit`'s summary or the Prefect UI",
+        )
+
+
+class ForeignRunError(PullError):
+    """A run of a flow that the workspace's notebook does not own."""
+
+    def __init__(self, run: str, flow: str, *, notebook: str | None, owner: str | None) -> None:
+        self.notebook = notebook
+        self.owner = owner
+        whose = f"is owned by {owner}" if owner else "has no generated file in this project"
+        super().__init__(
+            f"run {run!r} is a run of flow {flow!r}, which {whose}, not by "
+            f"{notebook or 'this session'}",
+            run=run,
+            flow=flow,
+            hint=f"pull it from {owner}"
+            if owner
+            else "pull runs of the flows this notebook promotes (its %hamilton_promote lines)",
+        )
+
+
+class UnpersistedRunError(PullError):
+    """A run whose completed tasks kept no result: the flow was promoted without --cache."""
+
+    def __init__(self, run: str, flow: str, tasks: Iterable[str]) -> None:
+        self.tasks = list(tasks)
+        super().__init__(
+            f"run {run!r} of flow {flow!r} persisted no result of task "
+            f"{', '.join(self.tasks)}: the flow was promoted without persisted results",
+            run=run,
+            flow=flow,
+            hint="promote the flow with --cache (results persist in .kit/results or "
+            "--result-storage BLOCK), run `kit export`, run it again and pull that run",
+        )
+
+
+class ResultUnreachableError(PullError):
+    """A persisted task result whose storage cannot be read from here."""
+
+    def __init__(self, run: str, flow: str, task: str, location: str, reason: str) -> None:
+        self.task = task
+        self.location = location
+        self.reason = reason
+        super().__init__(
+            f"the result of task {task!r} of run {run!r} (flow {flow!r}) is stored at "
+            f"{location}, which cannot be read from here: {reason}",
+            run=run,
+            flow=flow,
+            hint="pull on a machine that sees that storage (the worker's disk, or a storage "
+            "block it can load: promote with --result-storage BLOCK for runs on other machines)",
+        )

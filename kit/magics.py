@@ -10,7 +10,7 @@ from IPython.display import Markdown, display
 
 from kit import steps
 from kit.errors import MagicUsageError
-from kit.grammar import parse_cell_line, parse_names, parse_promote_magic
+from kit.grammar import parse_cell_line, parse_names, parse_promote_magic, parse_pull_line
 from kit.workspace import Workspace, workspace
 
 
@@ -99,6 +99,21 @@ class KitMagics(Magics):
             self.workspace, flow, promote_line=f"%hamilton_promote {line.strip()}", **options
         )
         display(promotion)  # path, tasks, notes
+
+    @line_magic
+    def hamilton_pull(self, line: str) -> None:
+        """%hamilton_pull RUN | --clear: load a Prefect run's inputs, config and task values.
+
+        After it, ws.execute(outputs) recomputes `outputs` from the run's values upstream of them.
+        """
+        run = parse_pull_line(line)
+        if run is None:
+            self.workspace.set_pulled(None)
+            display(Markdown("forgot the pulled run"))
+            return
+        from kit.pull import pull
+
+        display(pull(self.workspace, run))
 
     @line_magic
     def hamilton_load(self, line: str) -> None:

@@ -18,6 +18,7 @@ from kit.dag.graph import DagGraph, NodeInfo
 from kit.errors import CellError, DuplicateNodeError, GraphError, KitError
 from kit.generated import resolve_notebook
 from kit.project import Project, find_project, require_project
+from kit.pulled import PulledRun
 
 if TYPE_CHECKING:
     from hamilton import driver as hamilton_driver
@@ -85,6 +86,7 @@ class Workspace:
         )
         self._listeners: list[Callable[[Workspace], None]] = []
         self._widget: Any = None
+        self._pulled: PulledRun | None = None
         self.version = 0
 
     # -- state ---------------------------------------------------------------------------------
@@ -150,6 +152,18 @@ class Workspace:
         other._config = dict(config)
         other._node_names = self._node_names
         return other
+
+    @property
+    def pulled(self) -> PulledRun | None:
+        """The Prefect run pulled into the workspace (`%hamilton_pull RUN`), if any."""
+        return self._pulled
+
+    def set_pulled(self, run: PulledRun | None) -> None:
+        """Take `run`'s inputs, config and values into `execute` (None forgets the pulled run)."""
+        self._pulled = run
+        self.version += 1
+        for listener in list(self._listeners):
+            listener(self)
 
     def on_change(self, listener: Callable[[Workspace], None]) -> None:
         """Call `listener(workspace)` after every change of modules or config."""
@@ -349,10 +363,23 @@ class Workspace:
         inputs: Mapping[str, Any] | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Compute `outputs`; a dict by node name."""
+        """Compute `outputs`; a dict by node name.
+
+        After a pull, the run's config applies, its inputs fill in those not given, and its
+        values stand in for the nodes upstream of `outputs` (never for `outputs` themselves)
+        whose code and upstream code are still the versions the run recorded.
+        """
         outputs = list(outputs)
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
+        run = self._pulled
+        if run is not None:
+            if dict(run.config) != self._config:  # the DAG the run ran, under its config
+                under = self.under_config(run.config)
+                under._pulled = run
+                return under.execute(outputs, inputs, overrides)
+            overrides = {**self._pulled_values(run, outputs), **overrides}
+            inputs = {**self._pulled_inputs(run), **inputs}
         graph = self.graph()
         graph.check_known(outputs)
         graph.check_not_per_item(outputs)
@@ -360,6 +387,26 @@ class Workspace:
         graph.check_input_types(outputs, {**self._config, **inputs})
         graph.check_synchronous(graph.upstream(outputs, stop_at=overrides) - set(overrides))
         return self.driver().execute(outputs, inputs=inputs, overrides=overrides)
+
+    def _pulled_inputs(self, run: PulledRun) -> dict[str, Any]:
+        """The run's flow inputs that are inputs of this DAG."""
+        nodes = self.graph().nodes
+        return {name: value for name, value in run.inputs.items() if name in nodes}
+
+    def _pulled_values(self, run: PulledRun, outputs: list[str]) -> dict[str, Any]:
+        """The pulled values usable as overrides for `outputs`: upstream of them, not requested,
+        and computed by the code the notebook has now (the node's and its upstream's)."""
+        graph = self.graph()
+        changed = {
+            name
+            for name, info in graph.nodes.items()
+            if not info.is_input and run.versions.get(name) != info.version
+        }
+        usable = {}
+        for name in graph.upstream(outputs) - set(outputs):
+            if name in run.values and not graph.upstream([name]) & changed:
+                usable[name] = run.values[name]
+        return usable
 
     # -- where it came from ----------------------------------------------------------------------
 
