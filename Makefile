@@ -24,8 +24,8 @@ test: $(STAMP) system-packages lint
 
 # ruff (lint and format) and mypy, as configured in pyproject.toml; generated modules and flows too.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check kit tests benchmarks modules flows notebooks
-	$(VENV)/bin/ruff format --check kit tests benchmarks modules flows notebooks
+	$(VENV)/bin/ruff check kit tests benchmarks modules flows
+	$(VENV)/bin/ruff format --check kit tests benchmarks modules flows
 	$(VENV)/bin/mypy kit
 
 lab: $(STAMP)

@@ -1,4 +1,4 @@
-"""Hints fit where they appear: on the command line, in a notebook without `ws`, in a copied notebook."""
+"""Hints fit where they appear: on the command line, in a notebook without `ws`, in a copy."""
 
 from __future__ import annotations
 

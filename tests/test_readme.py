@@ -7,6 +7,7 @@ a PATH that holds nothing of that venv until the README's own lines put it there
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -85,7 +86,5 @@ def _stop_left_server(project: Path) -> None:
     state = project / ".kit" / "prefect" / "server.json"
     if state.is_file():
         pid = json.loads(state.read_text())["pid"]
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass

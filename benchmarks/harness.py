@@ -1,0 +1,76 @@
+"""What every benchmark reports: a row of kit's runs beside an anchor's, with a target ratio.
+
+A benchmark module defines `rows() -> list[Row]`; `python -m benchmarks` runs them all and
+writes benchmarks/RESULTS.md. Times are medians of at least five runs after a warm-up, with
+the min-max spread.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+RUNS = 5
+
+
+@dataclass(frozen=True)
+class Row:
+    """kit's timings beside the anchor's (what a user would run instead), in seconds."""
+
+    what: str
+    kit: tuple[float, ...]
+    anchor_name: str
+    anchor: tuple[float, ...]
+    target: float  # the ratio kit / anchor must not exceed ...
+    at_least: bool = False  # ... or, when True, must reach (a speed-up)
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.kit) / statistics.median(self.anchor)
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.target if self.at_least else self.ratio <= self.target
+
+    def cells(self) -> list[str]:
+        """The row as the results table shows it."""
+        target = f"{'>=' if self.at_least else '<='} {self.target:g}x"
+        return [
+            self.what,
+            spread(self.kit),
+            f"{self.anchor_name}: {spread(self.anchor)}",
+            f"{self.ratio:.2f}x",
+            target,
+            "met" if self.met else "MISSED",
+        ]
+
+
+def spread(timings: tuple[float, ...]) -> str:
+    """`median (min-max)` in the unit that reads best."""
+    unit, scale = ("s", 1.0) if statistics.median(timings) >= 1 else ("ms", 1000.0)
+    low, mid, high = min(timings), statistics.median(timings), max(timings)
+    return f"{mid * scale:.1f} {unit} ({low * scale:.1f}-{high * scale:.1f})"
+
+
+def timed(run: Callable[[], object], runs: int = RUNS, warm_up: int = 1) -> tuple[float, ...]:
+    """Seconds of each of `runs` calls of `run`, after `warm_up` untimed ones."""
+    for _ in range(warm_up):
+        run()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return tuple(timings)
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a markdown table."""
+    head = ["what", "kit (median, min-max)", "anchor", "ratio", "target", ""]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    notes = [f"- {row.what}: {row.note}" for row in rows if row.note]
+    return "\n".join(lines + (["", *notes] if notes else []))
