@@ -387,6 +387,65 @@ class NotebookFailed(Exception):
         super().__init__(report.text())
 
 
+class CycleError(KitError):
+    """Nodes that depend on each other in a circle, so no order can run them."""
+
+    def __init__(self, cycle: Iterable[tuple[str, str]]) -> None:
+        """`cycle`: (node, module) in dependency order; the last needs the first."""
+        self.cycle = list(cycle)
+        self.nodes = [node for node, _ in self.cycle]
+        self.modules = list(dict.fromkeys(module for _, module in self.cycle))
+        path = " needs ".join(f"{node!r} (module {module!r})" for node, module in self.cycle)
+        super().__init__(
+            f"nodes depend on each other in a circle: {path}, which needs {self.nodes[0]!r}",
+            hint=f"break the circle: make one of {', '.join(map(repr, self.nodes))} "
+            "take an input or a config value instead of another node of the circle",
+        )
+
+
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+ALLOWED_CONTROLS = frozenset("\t\n\r\f")
+
+
+def unsafe_character(text: str) -> int | None:
+    """The index of the first control, bidi or line-separator character of `text`, or None.
+
+    Such a character in a generated file can hide code from its reader (bidi controls, the
+    "Trojan Source" pattern) or make it unparseable (NUL); tab and newline are allowed.
+    """
+    import unicodedata
+
+    for index, char in enumerate(text):
+        if char in ALLOWED_CONTROLS:
+            continue
+        if char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            return index
+    return None
+
+
+class UnsafeTextError(KitError):
+    """Text bound for a generated file that holds a control or bidi character."""
+
+    def __init__(self, what: str, text: str, index: int, *, hint: str | None = None) -> None:
+        import unicodedata
+
+        self.what = what
+        self.text = text
+        self.index = index
+        self.character = text[index]
+        self.codepoint = f"U+{ord(self.character):04X}"
+        name = unicodedata.name(self.character, "a control character")
+        super().__init__(
+            f"{what} holds {self.codepoint} ({name}) at character {index + 1}: "
+            f"{text[max(0, index - 20) : index + 20]!r}",
+            hint=hint
+            or "remove it: generated files hold no control or bidi characters (in a string "
+            f"value, write the escape \\u{ord(self.character):04x} instead)",
+        )
+
+
 class PullError(KitError):
     """A Prefect run that cannot be pulled into the workspace (`%hamilton_pull`, `kit pull`)."""
 

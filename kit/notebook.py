@@ -247,12 +247,22 @@ def _literals(source: str) -> dict[str, Any]:
     return values
 
 
-def _parameters_cell(notebook: Any) -> Any | None:
-    """The first cell tagged `parameters` (as papermill finds it), or None."""
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            return cell
-    return None
+def _parameters_cell(notebook: Any, name: str) -> Any | None:
+    """The one cell tagged `parameters`, or None; two are an error (papermill injects its values
+    after the first, and the second would silently put the defaults back)."""
+    tagged = [
+        (index, cell)
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
+    if len(tagged) > 1:
+        raise NotebookError(
+            name,
+            f"cells {tagged[0][0]} and {tagged[1][0]} are both tagged `parameters`",
+            cell_index=tagged[1][0],
+            hint="keep the tag on one cell: merge the two parameters cells, or untag one",
+        )
+    return tagged[0][1] if tagged else None
 
 
 def read_notebook(path: Path) -> NotebookSource:
@@ -274,7 +284,7 @@ def read_notebook(path: Path) -> NotebookSource:
                 line=cell.line,
                 hint="give each %%hamilton cell its own module name, or merge the two cells",
             )
-    parameters_cell = _parameters_cell(notebook)
+    parameters_cell = _parameters_cell(notebook, name)
     parameters = _literals(parameters_cell.source) if parameters_cell is not None else {}
     return NotebookSource(path=path, steps=tuple(steps), parameters=parameters)
 
@@ -284,5 +294,5 @@ def parameter_literals(path: Path) -> dict[str, Any]:
 
     Never papermill's injected values.
     """
-    parameters_cell = _parameters_cell(_load(path))
+    parameters_cell = _parameters_cell(_load(path), display_path(path))
     return _literals(parameters_cell.source) if parameters_cell is not None else {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kit.cells import build_cell_module, check_module_name, ensure_package
 from kit.dag.graph import DagGraph, NodeInfo
-from kit.errors import CellError, DuplicateNodeError, GraphError, KitError
+from kit.errors import CellError, CycleError, DuplicateNodeError, GraphError, KitError
 from kit.generated import resolve_notebook
 from kit.project import Project, find_project, require_project
 from kit.pulled import PulledRun
@@ -245,6 +245,7 @@ class Workspace:
     def _install(self, entry: ModuleEntry) -> None:
         self._entries[entry.name] = entry
         self._check_duplicates()
+        self._check_cycles()
         self._changed()
 
     def _put_back(
@@ -305,6 +306,27 @@ class Workspace:
                     overridden = True
                 owner[node_name] = name
         return overridden
+
+    def _check_cycles(self) -> None:
+        """Raise if nodes depend on each other in a circle (Hamilton builds such a DAG)."""
+        import graphlib
+
+        from hamilton import graph_utils
+        from hamilton.function_modifiers import base as function_modifiers_base
+
+        owner: dict[str, str] = {}
+        needs: dict[str, set[str]] = {}
+        for name, entry in self._entries.items():
+            for _, fn in graph_utils.find_functions(entry.module):
+                for n in function_modifiers_base.resolve_nodes(fn, self._config):
+                    if n.name not in self._config:
+                        owner[n.name] = name
+                        needs[n.name] = set(n.input_types) - set(self._config)
+        try:
+            graphlib.TopologicalSorter(needs).prepare()
+        except graphlib.CycleError as error:
+            circle = list(reversed(error.args[1][1:]))
+            raise CycleError([(node, owner[node]) for node in circle]) from None
 
     def driver(self) -> hamilton_driver.Driver:
         """One Hamilton driver over all modules and the config; rebuilt only after a change.

@@ -115,7 +115,9 @@ class DagWidget(anywidget.AnyWidget):
         unknown = [name for name in names if name not in known]
         if unknown:
             raise UnknownNodeError(
-                unknown, {name: difflib.get_close_matches(name, known, n=3) for name in unknown}
+                unknown,
+                {name: difflib.get_close_matches(name, known, n=3) for name in unknown},
+                known=known,
             )
         return names
 
