@@ -14,7 +14,7 @@ export PREFECT_LOGGING_LEVEL := WARNING
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: demo test lint lab install system-packages clean
+.PHONY: demo test lint lab install system-packages clean bench
 
 demo: $(STAMP)
 	$(VENV)/bin/kit demo
@@ -27,6 +27,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check kit tests benchmarks modules flows
 	$(VENV)/bin/ruff format --check kit tests benchmarks modules flows
 	$(VENV)/bin/mypy kit
+
+# Every benchmark, kit beside what users would run instead: prints one table, writes
+# benchmarks/RESULTS.md (`make bench ARGS="cells widget"` runs some only). Not part of `make test`.
+bench: $(STAMP) system-packages
+	$(PY) -m benchmarks $(ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(ARGS)

@@ -26,6 +26,8 @@ class Row:
     target: float  # the ratio kit / anchor must not exceed ...
     at_least: bool = False  # ... or, when True, must reach (a speed-up)
     note: str = ""
+    unit: str = "s"  # what the timings count when they are not seconds ("calls")
+    exact: bool = False  # the ratio must equal the target (calls / plain Hamilton = 1.0)
 
     @property
     def ratio(self) -> float:
@@ -33,23 +35,29 @@ class Row:
 
     @property
     def met(self) -> bool:
+        if self.exact:
+            return abs(self.ratio - self.target) < 1e-9
         return self.ratio >= self.target if self.at_least else self.ratio <= self.target
 
     def cells(self) -> list[str]:
         """The row as the results table shows it."""
-        target = f"{'>=' if self.at_least else '<='} {self.target:g}x"
+        sign = "=" if self.exact else ">=" if self.at_least else "<="
+        target = f"{sign} {self.target:g}x"
         return [
             self.what,
-            spread(self.kit),
-            f"{self.anchor_name}: {spread(self.anchor)}",
+            spread(self.kit, self.unit),
+            f"{self.anchor_name}: {spread(self.anchor, self.unit)}",
             f"{self.ratio:.2f}x",
             target,
             "met" if self.met else "MISSED",
         ]
 
 
-def spread(timings: tuple[float, ...]) -> str:
-    """`median (min-max)` in the unit that reads best."""
+def spread(timings: tuple[float, ...], counts: str = "s") -> str:
+    """`median (min-max)` in the unit that reads best (seconds, or a count such as calls)."""
+    if counts != "s":
+        low, mid, high = min(timings), statistics.median(timings), max(timings)
+        return f"{mid:g} {counts} ({low:g}-{high:g})"
     unit, scale = ("s", 1.0) if statistics.median(timings) >= 1 else ("ms", 1000.0)
     low, mid, high = min(timings), statistics.median(timings), max(timings)
     return f"{mid * scale:.1f} {unit} ({low * scale:.1f}-{high * scale:.1f})"
