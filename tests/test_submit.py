@@ -27,16 +27,10 @@ from test_validate import write_notebook
 
 import kit
 import kit.project
-from kit.steps import workspace_from_notebook
 from kit.parameters import UnknownParameterError
 from kit.promote.plan import make_plan
-from kit.submit import (
-    SubmitError,
-    ValidationFailedError,
-    config_from_parameters,
-    owned_flows,
-    submit,
-)
+from kit.steps import workspace_from_notebook
+from kit.submit import SubmitError, ValidationFailedError, config_from_parameters, owned_flows
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 120
@@ -45,8 +39,8 @@ STARTUP_SECONDS = 120
 def flow_notebook(
     root: Path, name: str, *extra: str, first: str | None = None, promote_line: bool = True
 ) -> Path:
-    """A notebook with modules NAME_data and NAME_report, the flow NAME over them, then `extra` cells
-    (and the cell `first` right after the parameters cell)."""
+    """A notebook with modules NAME_data and NAME_report, the flow NAME over them, then `extra`
+    cells (and the cell `first` right after the parameters cell)."""
     cells = [
         *([first] if first else []),
         "%load_ext kit",
@@ -54,7 +48,8 @@ def flow_notebook(
         f"%%hamilton {name}_data\n"
         "def base(rows: int) -> list[int]:\n    return list(range(rows))\n\n\n"
         "def total(base: list[int], scale: int) -> int:\n    return sum(base) * scale\n",
-        f'%%hamilton {name}_report\ndef summary(total: int) -> str:\n    return f"total={{total}}"\n',
+        f"%%hamilton {name}_report\n"
+        'def summary(total: int) -> str:\n    return f"total={total}"\n',
     ]
     if promote_line:
         cells.append(f"%hamilton_promote {name} --outputs summary --tasks by-module")
@@ -135,7 +130,7 @@ def _free_port() -> int:
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    """Poll the server's health endpoint until it answers; fail if the server exits or never answers."""
+    """Poll the server's health endpoint until it answers; fail if it exits or never answers."""
     import httpx
 
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -151,7 +146,8 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop a process this module started, as Ctrl-C would (Prefect's worker and server shut down cleanly)."""
+    """Stop a process this module started, as Ctrl-C would (Prefect's worker and server shut
+    down cleanly)."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=30)
@@ -162,7 +158,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `prefect server start` on a free 127.0.0.1 port with a home of its own; its API URL."""
+    """A real `prefect server start` on a free 127.0.0.1 port, a home of its own; its API URL."""
     home = tmp_path_factory.mktemp("prefect-server-home")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -189,9 +185,11 @@ def server_client(prefect_server: str):
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: prefect_server}):
-        with get_client(sync_client=True) as client:
-            yield client
+    with (
+        temporary_settings({PREFECT_API_URL: prefect_server}),
+        get_client(sync_client=True) as client,
+    ):
+        yield client
 
 
 def _server_env(url: str) -> dict[str, str]:
@@ -232,15 +230,15 @@ def test_a_notebook_owns_the_flows_whose_header_names_it(in_project: Path) -> No
 
 def test_a_notebook_that_owns_no_flow_is_an_error(in_project: Path) -> None:
     with pytest.raises(SubmitError, match="owns no flow") as raised:
-        submit(in_project / "notebooks" / "no_flow.ipynb", progress=False)
+        kit.submit(in_project / "notebooks" / "no_flow.ipynb", progress=False)
     assert "%hamilton_promote" in str(raised.value)
     with pytest.raises(SubmitError, match="owns no flow 'other'; it owns totals"):
-        submit(in_project / "notebooks" / "totals.ipynb", flow="other", progress=False)
+        kit.submit(in_project / "notebooks" / "totals.ipynb", flow="other", progress=False)
 
 
 def test_deploy_needs_a_pool_and_a_server(in_project: Path) -> None:
     with pytest.raises(SubmitError, match="--deploy needs --pool"):
-        submit(in_project / "notebooks" / "totals.ipynb", deploy=True, progress=False)
+        kit.submit(in_project / "notebooks" / "totals.ipynb", deploy=True, progress=False)
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(in_project / ".kit" / "user-home")
     done = kit_command(
@@ -268,7 +266,7 @@ def test_a_notebook_that_fails_its_run_submits_nothing(
 ) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(ValidationFailedError) as raised:
-        submit(in_project / "notebooks" / f"{name}.ipynb", progress=False, **options)
+        kit.submit(in_project / "notebooks" / f"{name}.ipynb", progress=False, **options)
     [result] = raised.value.report
     assert result.failure is not None and result.failure.ename == ename
     assert result.failure.index == index
@@ -279,7 +277,7 @@ def test_a_notebook_that_fails_its_run_submits_nothing(
 def test_a_drifted_notebook_submits_nothing(in_project: Path, server_client) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(ValidationFailedError) as raised:
-        submit(in_project / "notebooks" / "drifts.ipynb", progress=False)
+        kit.submit(in_project / "notebooks" / "drifts.ipynb", progress=False)
     [result] = raised.value.report
     # the kernel's %hamilton_promote checks the module its flow imports, and may not rewrite it
     assert result.failure is not None and result.failure.index == 5
@@ -293,7 +291,7 @@ def test_a_drifted_notebook_submits_nothing(in_project: Path, server_client) -> 
 def test_an_unknown_parameter_submits_nothing(in_project: Path, server_client) -> None:
     before = len(_flow_runs(server_client))
     with pytest.raises(UnknownParameterError, match="rowz"):
-        submit(in_project / "notebooks" / "totals.ipynb", {"rowz": 1}, progress=False)
+        kit.submit(in_project / "notebooks" / "totals.ipynb", {"rowz": 1}, progress=False)
     assert len(_flow_runs(server_client)) == before
 
 
@@ -324,7 +322,7 @@ def test_submit_to_a_server_runs_the_validated_parameters(in_project: Path, serv
     )
 
     notebook = in_project / "notebooks" / "totals.ipynb"
-    report = submit(notebook, {"rows": 6, "scale_factor": 3}, progress=False)
+    report = kit.submit(notebook, {"rows": 6, "scale_factor": 3}, progress=False)
     assert report.completed and report.validation.passed
     [run] = report.runs
 
@@ -387,12 +385,12 @@ def test_a_run_that_does_not_complete_is_reported_and_a_wrong_flow_param_is_refu
         SubmitError,
         match="flow totals has no parameter nope; its parameters are rows, hamilton_config",
     ):
-        submit(
+        kit.submit(
             notebook, flow_parameters={"nope": 1}, out=in_project / "refused-runs", progress=False
         )
     assert not (in_project / "refused-runs").exists(), "refused before validation ran"
 
-    report = submit(notebook, flow_parameters={"rows": "many"}, progress=False)
+    report = kit.submit(notebook, flow_parameters={"rows": "many"}, progress=False)
     assert not report.completed
     [run] = report.runs
     flow_run = server_client.read_flow_run(UUID(run.id))
@@ -499,14 +497,16 @@ def test_deploy_creates_the_pool_and_the_deployment_and_a_worker_runs_it(
 
 
 def _wait_for_deployment(client, name: str, submitting: subprocess.Popen[str]):
-    """Poll the server until `kit submit --deploy` has created the deployment (it then waits for a worker)."""
+    """Poll the server until `kit submit --deploy` has created the deployment (it then waits for
+    a worker)."""
     from prefect.exceptions import ObjectNotFound
 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if submitting.poll() is not None:
             pytest.fail(
-                f"kit submit --deploy exited early:\n{submitting.stdout.read() if submitting.stdout else ''}"
+                "kit submit --deploy exited early:\n"
+                + (submitting.stdout.read() if submitting.stdout else "")
             )
         try:
             return client.read_deployment_by_name(name)

@@ -1,4 +1,5 @@
-"""`kit validate` / kit.validate: real papermill runs in this environment's kernel, then the drift check."""
+"""`kit validate` / kit.validate: real papermill runs in this environment's kernel, and the drift
+check."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 def write_notebook(
     path: Path, *cells: str, parameters: str | None = None, markdown: str | None = None
 ) -> Path:
-    """A notebook at `path`: an optional markdown cell, an optional `parameters` cell, then code cells."""
+    """A notebook at `path`: an optional markdown cell, an optional `parameters` cell, then code
+    cells."""
     nb_cells = [new_markdown_cell(markdown)] if markdown else []
     if parameters is not None:
         nb_cells.append(
@@ -154,7 +156,8 @@ def test_a_cell_that_raises_is_named_with_its_first_lines_and_error(project: Pat
     notebook = write_notebook(
         project / "notebooks" / "broken.ipynb",
         "total = rows * 2",
-        "checked = True\nif total > 5:\n    raise ValueError(f'too many rows: {total}')\nunreached = 1",
+        "checked = True\nif total > 5:\n"
+        "    raise ValueError(f'too many rows: {total}')\nunreached = 1",
         "print('never')",
         parameters="rows = 1",
         markdown="# broken",
