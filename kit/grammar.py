@@ -130,6 +130,15 @@ def parse_pull_line(line: str) -> str | None:
     return args.run if isinstance(args.run, str) else None
 
 
+def parse_submit_line(line: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The flows (`--flow`, repeatable) and `-p NAME VALUE` pairs of a `%hamilton_submit` line."""
+    parser = _Parser("%hamilton_submit")
+    parser.add_argument("--flow", action="append", default=[], dest="flows")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], dest="pairs")
+    args = parser.parse_args(_words(parser, line))
+    return list(args.flows), [(name, value) for name, value in args.pairs]
+
+
 # -- config: %hamilton_config and -c ------------------------------------------------------------
 
 

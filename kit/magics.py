@@ -6,11 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from kit import steps
-from kit.errors import MagicUsageError
-from kit.grammar import parse_cell_line, parse_names, parse_promote_magic, parse_pull_line
+from kit.errors import MagicUsageError, SubmitError
+from kit.grammar import (
+    parse_cell_line,
+    parse_names,
+    parse_promote_magic,
+    parse_pull_line,
+    parse_submit_line,
+)
 from kit.workspace import Workspace, workspace
 
 
@@ -114,6 +120,29 @@ class KitMagics(Magics):
         from kit.pull import pull
 
         display(pull(self.workspace, run))
+
+    @no_var_expand
+    @line_magic
+    def hamilton_submit(self, line: str) -> None:
+        """%hamilton_submit [--flow FLOW ...] [-p NAME VALUE ...]: the Submit tab, from a cell."""
+        from kit.generated import validating
+        from kit.watch import follow_submission
+
+        flows, pairs = parse_submit_line(line)
+        if validating():  # kit validate runs this notebook: submitting from it would recurse
+            display(Markdown("`%hamilton_submit` does not submit while `kit validate` runs"))
+            return
+        ws = self.workspace
+        notebook = ws.notebook_path()
+        if notebook is None or not notebook.is_file():
+            raise SubmitError(
+                "this kernel does not know which saved notebook it runs"
+                if notebook is None
+                else f"notebook {notebook} is not saved here",
+                hint="open the notebook in JupyterLab and save it, "
+                "or run `kit submit NOTEBOOK` in a terminal",
+            )
+        display(HTML(follow_submission(notebook, flows, pairs, ws.require_project().root)))
 
     @line_magic
     def hamilton_load(self, line: str) -> None:

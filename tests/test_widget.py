@@ -21,8 +21,8 @@ from kit.cli import main as kit_main
 from kit.dag import page, payload
 from kit.dag.payload import MODULE_PREFIX, dag_payload
 from kit.errors import CellError, GraphError, MissingInputsError, UnknownNodeError
+from kit.watch import SubmitStream
 from kit.widget import DagWidget
-from kit.widget._panel import SubmitStream
 from kit.workspace import Workspace
 
 PREP = """\

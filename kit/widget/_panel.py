@@ -23,16 +23,12 @@ from IPython.display import HTML
 
 from kit.errors import KitError
 from kit.grammar import RUNNERS, STRATEGIES
+from kit.watch import SubmitStream, collect, log_html, summary_html
 from kit.widget._command_line import CommandLine
 from kit.widget._kernel import describe_error, ipython_shell
 
 if TYPE_CHECKING:
     from kit.widget import DagWidget
-
-LOG_LINES = 400  # lines of `kit submit` output the panel keeps
-PHASE = "==> "  # how `kit submit` starts a phase line
-PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # a tqdm bar: drawn over itself, noise in a log
-RUN_URL = re.compile(r"https?://[^\s<>&\"']+/runs/flow-run/[\w-]+")
 
 
 def _code(text: str) -> str:
@@ -66,6 +62,10 @@ def _shown_in(
         return guarded
 
     return decorate
+
+
+# a run of kit submit's summary: `flow FLOW[ (deployment D)]: run 'NAME' ID: STATE`
+RUN_LINE = re.compile(r"flow (\S+)(?: \(deployment [^)]*\))?: run '(.+)' ([0-9a-f-]{36}): (\w+)")
 
 
 class Panel:
@@ -139,6 +139,8 @@ class Panel:
         self.submit_summary = w.HTML()
         self.submit_error = w.HTML()
         self.submit_log = w.HTML()
+        self.pull_buttons = w.HBox()  # "Pull this run", once a submitted run has ended
+        self.pulled = w.HTML()
         submit_tab = w.VBox(
             [
                 self.submit_note,
@@ -148,6 +150,8 @@ class Panel:
                 self.submit_phases,
                 self.submit_summary,
                 self.submit_error,
+                self.pull_buttons,
+                self.pulled,
                 self.submit_log,
             ]
         )
@@ -361,7 +365,7 @@ class Panel:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
-            reader = threading.Thread(target=_collect, args=(process, stream), daemon=True)
+            reader = threading.Thread(target=collect, args=(process, stream), daemon=True)
             reader.start()
             while code is None:
                 try:
@@ -386,81 +390,40 @@ class Panel:
                 f"after {seconds:.0f} s</span>"
             )
         self._show(stream, finished=True, failed=code != 0)
+        self._offer_pull(stream.summary())
+
+    def _offer_pull(self, summary: list[str]) -> None:
+        """A "Pull this run" button for each run the summary names (`flow F: run 'N' ID: STATE`)."""
+        buttons: list[w.Button] = []
+        for line in summary:
+            found = RUN_LINE.match(line)
+            if found:
+                flow, name, run_id, state = found.groups()
+                button = w.Button(
+                    description="Pull this run" if len(buttons) == 0 else f"Pull {name!r}",
+                    icon="download",
+                    tooltip=f"%hamilton_pull {run_id}: run {name!r} of {flow} ({state})",
+                )
+                button.on_click(lambda _, run=run_id: self.pull(run))
+                buttons.append(button)
+        self.pull_buttons.children = buttons
+        self.pulled.value = ""
+
+    @_shown_in(lambda panel: panel.pulled)
+    def pull(self, run: str) -> None:
+        """Load run `run` into the workspace, as `%hamilton_pull RUN` does; show what came."""
+        from kit.pull import pull
+
+        pulled = pull(self.widget.workspace, run)
+        self.pulled.value = f'<pre class="kit-pulled-run">{html.escape(pulled.text())}</pre>'
 
     def _show(self, stream: SubmitStream, *, finished: bool, failed: bool = False) -> None:
         """Phases first, then the result (once finished), then the log."""
         self.submit_phases.value = stream.phases_html(finished=finished, failed=failed)
         summary = stream.summary() if finished else []
-        self.submit_summary.value = _summary_html(summary) if summary else ""
+        self.submit_summary.value = summary_html(summary) if summary else ""
         log = stream.lines()
-        self.submit_log.value = _log_html(log) if log else ""
-
-
-class SubmitStream:
-    """What `kit submit` prints, read line by line: its `==> ` phases, and every line as a log."""
-
-    def __init__(self) -> None:
-        self.phases: list[str] = []
-        self._log: list[str] = []
-        self._after_phase = 0  # index in the log of the first line after the last phase
-        self._lock = threading.Lock()  # fed by the reader thread, shown by the following one
-
-    def feed(self, line: str) -> None:
-        """Take one line as read, with its ending; of a line drawn over ("\\r"), its last drawing;
-        a progress bar not at all."""
-        text = line.removesuffix("\n").removesuffix("\r").rsplit("\r", 1)[-1]
-        if PROGRESS_BAR.search(text):
-            return
-        with self._lock:
-            if text.startswith(PHASE):
-                self.phases.append(text.removeprefix(PHASE))
-                self._after_phase = len(self._log) + 1
-            self._log.append(text)
-            dropped = max(0, len(self._log) - LOG_LINES)
-            del self._log[:dropped]
-            self._after_phase = max(0, self._after_phase - dropped)
-
-    def lines(self) -> list[str]:
-        """The last LOG_LINES lines."""
-        with self._lock:
-            return list(self._log)
-
-    def summary(self) -> list[str]:
-        """The result: what came after the last phase once it is "done", and kit's error lines."""
-        with self._lock:
-            done = bool(self.phases) and self.phases[-1].startswith("done")
-            after = self._log[self._after_phase :] if done else []
-            errors = [line for line in self._log if line.startswith("kit submit: ")]
-        return [*after, *(line for line in errors if line not in after)]
-
-    def phases_html(self, *, finished: bool, failed: bool) -> str:
-        """The phases so far, the last marked as running (or failed)."""
-        with self._lock:
-            phases = list(self.phases)
-        last = "kit-phase-failed" if failed else "" if finished else "kit-phase-current"
-        items = [
-            f'<li class="kit-phase {last if i == len(phases) - 1 else ""}">{html.escape(p)}</li>'
-            for i, p in enumerate(phases)
-        ]
-        return f'<ol class="kit-phases">{"".join(items)}</ol>' if items else ""
-
-
-def _collect(process: subprocess.Popen, stream: SubmitStream) -> None:
-    """Feed the process's output to `stream`, line by line (a lone "\\r" does not end one)."""
-    assert process.stdout is not None
-    for line in process.stdout:
-        stream.feed(line.decode(errors="replace"))
-
-
-def _summary_html(lines: list[str]) -> str:
-    """The result lines, each run's page in the Prefect UI a link."""
-    text = html.escape("\n".join(lines))
-    linked = RUN_URL.sub(lambda m: f'<a href="{m[0]}" target="_blank">{m[0]}</a>', text)
-    return f'<pre class="kit-summary">{linked}</pre>'
-
-
-def _log_html(lines: list[str]) -> str:
-    return f'<b>Log</b><pre class="kit-submit-log">{html.escape(chr(10).join(lines))}</pre>'
+        self.submit_log.value = log_html(log) if log else ""
 
 
 def notebook_file(ws: Any) -> Path:
