@@ -142,7 +142,10 @@ def test_the_flow_file_is_plain_prefect_and_hamilton(ml: kit.Workspace, project:
     )
     # besides Prefect, Hamilton and the modules, the flow imports only its helper module
     assert imports_of(text) <= ALLOWED_IMPORTS | {"flows._runtime"}
-    assert "from flows._runtime import config_from_variable, publish_summary, run_nodes" in body
+    assert (
+        "from flows._runtime import config_from_variable, publish_summary, record_run, run_nodes"
+        in body
+    )
     assert imports_of((project / "flows" / "_runtime.py").read_text()) <= ALLOWED_IMPORTS
     assert "from modules import features, ingest, model" in body
     assert "MODULES = [ingest, features, model]" in body

@@ -204,3 +204,36 @@ def test_each_run_that_cannot_be_pulled_says_why_and_what_to_do(
         pytest.raises(NoPrefectApiError, match="kit server start"),
     ):
         pull(ws, run_id)
+
+
+def test_the_widget_marks_pulled_nodes_and_offers_to_pull_a_submitted_run(project: Path) -> None:
+    from kit.dag.payload import dag_payload
+    from kit.pulled import PulledNode, PulledRun
+    from kit.widget._panel import RUN_LINE
+
+    ws = kit.workspace()
+    for name in MODULES:
+        ws.add_cell(name, REPORT if name == "report" else BODIES[name])
+    ws.set_pulled(
+        PulledRun(
+            flow="counted",
+            id=str(uuid.uuid4()),
+            name="crafty-otter",
+            state="Failed",
+            message=None,
+            notebook=None,
+            inputs={},
+            config={},
+            versions={},
+            nodes={"base": PulledNode("base", "builtins.list", "source_data")},
+            values={"base": [0, 1]},
+        )
+    )
+    payload = dag_payload(ws)
+    assert {n["id"]: n["pulled"] for n in payload["nodes"] if n["pulled"]} == {
+        "base": "source_data"
+    }
+    assert payload["run"] == "run 'crafty-otter' of counted: Failed"
+    run_id = str(uuid.uuid4())
+    found = RUN_LINE.match(f"flow counted: run 'crafty-otter' {run_id}: Failed")
+    assert found is not None and found.groups() == ("counted", "crafty-otter", run_id, "Failed")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.dag.layout import Box, Group, Placement, layout
 from kit.errors import GraphError
+from kit.pulled import PulledRun
 from kit.versions import changed_nodes
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class _DrawnBox(TypedDict):
     source: str
     variants: list[Variant]
     changed: str  # since the last export: "code", "interface", "added", or "" for no change
+    pulled: str  # the task of the pulled run whose value it has (`%hamilton_pull`), or ""
     color: str
     x: float
     y: float
@@ -116,6 +118,7 @@ class DagPayload(TypedDict):
     modules: list[ModuleEntry]
     deps: dict[str, list[str]]
     shown: dict[str, str]
+    run: str  # the pulled run, e.g. "run 'crafty-otter' of counted: Failed", or ""
 
 
 class TaskEntry(TypedDict):
@@ -301,6 +304,7 @@ def _node(
         "source": _source_text(info, ws),
         "variants": variants,
         "changed": "",  # until compared with the last export
+        "pulled": "",  # until compared with the pulled run
         "color": colour,
         "x": 0.0,  # until laid out
         "y": 0.0,
@@ -328,6 +332,7 @@ def _module_box(name: str, members: Sequence[str], colour: str) -> DagNode:
         "source": "",
         "variants": [],
         "changed": "",
+        "pulled": "",
         "members": list(members),
         "color": colour,
         "x": 0.0,  # until laid out
@@ -338,6 +343,11 @@ def _module_box(name: str, members: Sequence[str], colour: str) -> DagNode:
 
 
 # -- the payload --------------------------------------------------------------------------------
+
+
+def _run_label(pulled: PulledRun | None) -> str:
+    """How the legend names the pulled run: `run 'NAME' of FLOW: STATE`, or ""."""
+    return "" if pulled is None else f"run {pulled.name!r} of {pulled.flow}: {pulled.state}"
 
 
 def empty_payload() -> DagPayload:
@@ -353,6 +363,7 @@ def empty_payload() -> DagPayload:
         "modules": [],
         "deps": {},
         "shown": {},
+        "run": "",
     }
 
 
@@ -398,8 +409,11 @@ def dag_payload(
         if info.module not in collapsed
     ]
     changed = changed_nodes(ws, graph)
+    pulled = ws.pulled
     for node in nodes:
         node["changed"] = changed.get(node["id"], "")
+        if pulled is not None and node["id"] in pulled.nodes:
+            node["pulled"] = pulled.nodes[node["id"]].task
     nodes.extend(
         _module_box(name, members[name], colours[name]) for name in collapsed if members[name]
     )
@@ -460,6 +474,7 @@ def _assemble(
         "modules": modules,
         "deps": {name: list(info.dependencies) for name, info in graph.nodes.items()},
         "shown": dict(shown),
+        "run": _run_label(ws.pulled),
     }
 
 

@@ -27,6 +27,7 @@
  * @property {string} source where the node is defined
  * @property {Variant[]} variants
  * @property {""|"code"|"interface"|"added"} changed how its function changed since the last export
+ * @property {string} pulled the task of the pulled run whose value it has, or ""
  * @property {string[]} [members] a collapsed module's nodes
  * @property {string} color
  * @property {number} x centre
@@ -71,6 +72,7 @@
  * @property {ModuleEntry[]} modules
  * @property {Object<string, string[]>} deps every node name -> the names it depends on
  * @property {Object<string, string>} shown every node name -> the id of the box it is drawn in
+ * @property {string} run the pulled run ("run 'NAME' of FLOW: STATE"), or ""
  *
  * @typedef {Object} TaskEntry
  * @property {string} name
@@ -356,6 +358,11 @@ class DagView {
       const why = { code: "its code", interface: "its dependencies or type", added: "new" }[node.changed];
       svgElement("title", {}, badge).textContent = `changed since the last export: ${why}`;
     }
+    if (node.pulled) {
+      g.classList.add("kit-pulled");
+      const mark = svgElement("circle", { cx: 6, cy: 6, r: 4.5, class: "kit-pulled-mark" }, g);
+      svgElement("title", {}, mark).textContent = `pulled from ${this.graph.run}, task ${node.pulled}`;
+    }
     layer.appendChild(g);
     this.nodeElements.set(node.id, g);
     this.nodeData.set(node.id, node);
@@ -396,6 +403,7 @@ class DagView {
       ["kit-key-upstream", "will run"],
     ];
     if (graph.nodes.some((node) => node.changed)) keys.push(["kit-key-changed", "changed since the last export"]);
+    if (graph.run) keys.push(["kit-key-pulled", `pulled: ${graph.run}`]);
     for (const [className, text] of keys) {
       const item = htmlElement("span", "kit-legend-item", kinds);
       htmlElement("span", `kit-key ${className}`, item);
