@@ -28,7 +28,8 @@ from kit.generated import GeneratedFileError
 from kit.grammar import promote_line
 from kit.promote import Promotion, flow_text, promote, runtime
 
-ALLOWED_IMPORTS = {"collections", "functools", "inspect", "io", "json", "pathlib", "re", "types"}
+ALLOWED_IMPORTS = {"collections", "functools", "hashlib", "inspect", "io", "json", "pathlib", "re"}
+ALLOWED_IMPORTS |= {"types"}
 ALLOWED_IMPORTS |= {"typing", "pandas", "hamilton", "prefect", "modules"}
 
 
