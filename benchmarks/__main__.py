@@ -161,9 +161,13 @@ def main() -> int:
     load_before = load()
     clock = time.perf_counter()
     results = {}
-    for name in names:
+    for index, name in enumerate(names):
         print(f"==> benchmarks/bench_{name}.py", file=sys.stderr, flush=True)
         results[name] = run_module(name)
+        rest = names[index + 1 :]
+        if rest:  # what is done so far, so an interrupted run still leaves its rows
+            partial = render(results, started, load_before, time.perf_counter() - clock)
+            arguments.out.write_text(partial + f"\nNot run yet (in progress): {', '.join(rest)}.\n")
     text = render(results, started, load_before, time.perf_counter() - clock)
     arguments.out.write_text(text)
     print(text)

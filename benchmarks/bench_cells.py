@@ -16,8 +16,27 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import Row, spread, timed
+
 RESULTS = Path(__file__).parent / "results" / "cells.md"
 REPEATS = 15
+LOAD_KIT = (
+    "from IPython.core.interactiveshell import InteractiveShell as S; import sys; "
+    "S.instance().run_line_magic('load_ext', 'kit'); "
+    "print(sorted(m for m in ('prefect', 'papermill', 'jupyter_server') if m in sys.modules))"
+)
+LOAD_HAMILTON = (
+    "from IPython.core.interactiveshell import InteractiveShell as S; S.instance(); "
+    "import hamilton.driver"
+)
+FIRST_CELL = (
+    "from IPython.core.interactiveshell import InteractiveShell as S; import os, tempfile; "
+    "os.chdir(tempfile.mkdtemp()); open('pyproject.toml', 'w').write('[tool.kit]\\n'); "
+    "s = S.instance(); s.run_line_magic('load_ext', 'kit'); "
+    "s.run_cell_magic('hamilton', 'first', 'def a() -> int:\\n    return 1\\n')"
+)
 
 
 def cell_source(prefix: str, count: int = 100) -> str:
@@ -43,7 +62,8 @@ def median_ms(run, repeats: int = REPEATS) -> float:
     return statistics.median(timings)
 
 
-def bench_rerun() -> dict[str, float]:
+def rerun_runs() -> dict[str, object]:
+    """The re-run of a cell, kit's and Hamilton's, as callables over one shell."""
     from IPython.core.interactiveshell import InteractiveShell
 
     project = Path(tempfile.mkdtemp(prefix="kit-bench-"))
@@ -79,12 +99,77 @@ def bench_rerun() -> dict[str, float]:
     def hamilton_rerun() -> None:
         shell.run_cell_magic("cell_to_module", "ham_m4 --builder others", rerun)
 
-    kit_rerun(), hamilton_rerun()  # warm up both
+    def exec_and_build() -> None:
+        # what a user without either magic does: execute the cell's source as a module, build
+        cell = ad_hoc_utils.module_from_source(rerun, "plain_m4")
+        driver.Builder().with_modules(*others, cell).build()
+
     return {
-        "kit": median_ms(kit_rerun),
-        "kit_with_driver": median_ms(kit_rerun_and_build),
-        "hamilton": median_ms(hamilton_rerun),
+        "kit": kit_rerun,
+        "kit_with_driver": kit_rerun_and_build,
+        "hamilton": hamilton_rerun,
+        "exec_and_build": exec_and_build,
     }
+
+
+def bench_rerun() -> dict[str, float]:
+    runs = rerun_runs()
+    runs["kit"](), runs["hamilton"]()  # warm up both
+    return {key: median_ms(runs[key]) for key in ("kit", "kit_with_driver", "hamilton")}
+
+
+def fresh(code: str) -> tuple[float, ...]:
+    """Seconds of `python -c code`, a fresh interpreter each time, 5 runs after a warm-up."""
+    return timed(
+        lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    )
+
+
+def rows() -> list[Row]:
+    runs = rerun_runs()
+    n = REPEATS
+    kit, hamilton = timed(runs["kit"], n), timed(runs["hamilton"], n)
+    with_driver, plain = timed(runs["kit_with_driver"], n), timed(runs["exec_and_build"], n)
+    _, heavy = fresh_interpreter_ms(LOAD_KIT)
+    load_kit, load_hamilton = fresh(LOAD_KIT), fresh(LOAD_HAMILTON)
+    first = fresh(FIRST_CELL)
+    cell = "re-run a 100-function `%%hamilton` cell in a 500-node workspace"
+    return [
+        Row(
+            cell,
+            kit,
+            "`%%cell_to_module --builder`",
+            hamilton,
+            target=0.7,
+            note="kit resolves only the re-run cell's nodes; the driver is built when needed",
+        ),
+        Row(
+            cell + ", then `ws.driver()` (widget, `-x`, `ws.execute`)",
+            with_driver,
+            "`%%cell_to_module --builder`",
+            hamilton,
+            target=0.7,
+            note="kit rebuilds the whole 500-node driver; the incremental rebuild is not done "
+            "(the lead decides on it)",
+        ),
+        Row(
+            cell + ", then `ws.driver()`",
+            with_driver,
+            "exec the source + `Builder().build()`",
+            plain,
+            target=1.3,
+        ),
+        Row(
+            "`%load_ext kit` (fresh interpreter with an IPython shell)",
+            load_kit,
+            "`import hamilton.driver`",
+            load_hamilton,
+            target=1.1,
+            note=f"imports none of prefect, papermill, jupyter_server ({heavy}); "
+            f"`%load_ext kit` and the first `%%hamilton` cell (which imports Hamilton): "
+            f"{spread(first)}",
+        ),
+    ]
 
 
 def fresh_interpreter_ms(code: str) -> tuple[float, str]:
@@ -102,15 +187,8 @@ def fresh_interpreter_ms(code: str) -> tuple[float, str]:
 
 def main() -> None:
     rerun = bench_rerun()
-    load_kit, heavy = fresh_interpreter_ms(
-        "from IPython.core.interactiveshell import InteractiveShell as S; import sys; "
-        "S.instance().run_line_magic('load_ext', 'kit'); "
-        "print(sorted(m for m in ('prefect', 'papermill', 'jupyter_server') if m in sys.modules))"
-    )
-    load_hamilton, _ = fresh_interpreter_ms(
-        "from IPython.core.interactiveshell import InteractiveShell as S; S.instance(); "
-        "import hamilton.driver"
-    )
+    load_kit, heavy = fresh_interpreter_ms(LOAD_KIT)
+    load_hamilton, _ = fresh_interpreter_ms(LOAD_HAMILTON)
     bare, _ = fresh_interpreter_ms(
         "from IPython.core.interactiveshell import InteractiveShell as S; S.instance()"
     )
