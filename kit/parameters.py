@@ -1,4 +1,5 @@
-"""Notebook parameters as papermill sees them: typed `-p` values, `-f` YAML files, the parameters cell."""
+"""Notebook parameters as papermill sees them: typed `-p` values, `-f` YAML files, the
+parameters cell."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ LANGUAGE = "python"
 
 @dataclass(frozen=True)
 class NotebookParameters:
-    """What a notebook's `parameters` cell defines (names and default texts), and whether it has one."""
+    """What a notebook's `parameters` cell defines (names and default texts), and whether it has
+    one."""
 
     defaults: dict[str, str]
     has_cell: bool
@@ -29,7 +31,7 @@ class NotebookParameters:
             raise UnknownParameterError(notebook, unknown, self.defaults, has_cell=self.has_cell)
 
     def conform(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        """`-p scale 3` for a cell that writes `scale = 2.0` is the float 3.0, as the cell declares it.
+        """`-p scale 3` for a cell writing `scale = 2.0` is the float 3.0, as the cell declares it.
 
         papermill would inject the int 3, and Hamilton refuses an int for a `float` input.
         """
@@ -93,7 +95,8 @@ def read_parameters_file(path: Path) -> dict[str, Any]:
 def collect_parameters(
     pairs: Iterable[tuple[str, str]] = (), file: str | Path | None = None
 ) -> dict[str, Any]:
-    """Parameters from a `-f` file, overridden by `-p NAME VALUE` pairs (typed), as papermill merges them."""
+    """Parameters from a `-f` file, overridden by `-p NAME VALUE` pairs (typed), as papermill
+    merges them."""
     parameters = read_parameters_file(Path(file)) if file else {}
     parameters.update({name: typed_parameter(value) for name, value in pairs})
     return parameters
