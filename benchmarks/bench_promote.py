@@ -17,6 +17,8 @@ and counts the stage functions each one called against plain Hamilton.
 Run: .venv/bin/python benchmarks/bench_promote.py  (writes benchmarks/results/promote.md)
 """
 
+# ruff: noqa: E501  (the results file's report lines and tables, kept one line each)
+
 from __future__ import annotations
 
 import importlib
