@@ -141,7 +141,9 @@ def rows() -> list[Row]:
             "`%%cell_to_module --builder`",
             hamilton,
             target=0.7,
-            note="kit resolves only the re-run cell's nodes; the driver is built when needed",
+            note="since d5cff8b, `Workspace._check_cycles` resolves the nodes of every module on "
+            "each cell run (about 80% of the cell's time in a cProfile), where before only the "
+            "re-run cell's were (0.15-0.22x); the driver is built when needed",
         ),
         Row(
             cell + ", then `ws.driver()` (widget, `-x`, `ws.execute`)",
