@@ -11,6 +11,8 @@ import types
 
 from kit.errors import CellError, ModuleNameError
 
+MAX_NAME_BYTES = 100  # the module is a file (NAME.py), whose name has at most 255 bytes
+
 
 def check_module_name(name: str, *, modules_package: str = "modules") -> None:
     """Refuse names that are not identifiers, are keywords, or would shadow an importable module."""
@@ -21,6 +23,12 @@ def check_module_name(name: str, *, modules_package: str = "modules") -> None:
             name,
             "is not a Python identifier",
             hint=f"use letters, digits and underscores, e.g. {_identifier_like(name)!r}",
+        )
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ModuleNameError(
+            name,
+            f"is longer than {MAX_NAME_BYTES} bytes, too long for a file name",
+            hint="give the cell a shorter module name",
         )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise ModuleNameError(name, "is a Python keyword", hint=f"call it e.g. {name + '_steps'!r}")

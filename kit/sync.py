@@ -126,7 +126,8 @@ def _modules_restored(package: str) -> Iterator[None]:
     def ours(name: str) -> bool:
         return name == package or name.startswith(package + ".")
 
-    before = {name: module for name, module in sys.modules.items() if ours(name)}
+    # a copy first: validation derives in a thread while papermill's thread imports modules
+    before = {name: module for name, module in list(sys.modules.items()) if ours(name)}
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ writes the flow through kit.generated (never over a hand edit).
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,9 +152,10 @@ def _checked_options(
     tags, unsaved = lists["tags"], lists["unsaved"]
     if not isinstance(retries, int) or retries < 0:
         raise PromoteError(f"retries={retries!r} is not a count", hint="pass a whole number >= 0")
-    if not isinstance(retry_delay, (int, float)) or retry_delay < 0:
+    if not isinstance(retry_delay, (int, float)) or not 0 <= retry_delay < math.inf:
         raise PromoteError(
-            f"retry_delay={retry_delay!r} is not a number of seconds", hint="pass a number >= 0"
+            f"retry_delay={retry_delay!r} is not a number of seconds",
+            hint="pass a finite number >= 0",
         )
     if retry_delay and not retries:
         raise PromoteError(

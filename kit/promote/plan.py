@@ -13,6 +13,7 @@ consume (the frontier) and passes them to Hamilton as overrides, so each node ru
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import heapq
 import importlib.util
@@ -93,15 +94,22 @@ def is_importable_top_level(name: str) -> bool:
         return False
 
 
+MAX_NAME_BYTES = 100  # a flow or module name is a file name (NAME.py) of at most 255 bytes
+
+
 def check_name(name: str, what: str, *, hint: str, flow: str | None = None) -> None:
     """Refuse a flow or task name that is no identifier or would shadow an import."""
     reason = None
     if not isinstance(name, str) or not name.isidentifier():
         reason = "is not a Python identifier"
+    elif len(name.encode()) > MAX_NAME_BYTES:
+        reason = f"is longer than {MAX_NAME_BYTES} bytes, too long for a file name"
     elif keyword.iskeyword(name) or keyword.issoftkeyword(name):
         reason = "is a Python keyword"
     elif name in RESERVED_NAMES or is_importable_top_level(name):
         reason = "would shadow an import of that name"
+    elif what == "flow" and hasattr(builtins, name):
+        reason = "would shadow the Python builtin of that name"
     if reason:
         raise PromoteError(
             f"{what} name {name!r} {reason}",

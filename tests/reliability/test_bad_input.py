@@ -8,16 +8,22 @@ The README's "Reliability" section quotes the size of this table.
 
 from __future__ import annotations
 
+import html
+import socket
 import textwrap
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kit import errors
 from kit.cli import _run, build_parser
 from kit.errors import KitError
+from kit.workspace import workspace
 
 from .support import tree_hash, write_notebook
 
@@ -62,6 +68,8 @@ class Case:
     error: type[KitError]
     says: tuple[str, ...]
     setup: Callable[[Path], None] | None = None
+    env: tuple[tuple[str, str], ...] = ()  # "{api}": the stand-in API, "{closed}": no server
+    keeps: str | None = None  # files under this folder are kept by design (executed notebooks)
 
 
 def _nb(name: str, *sources: str, **options: object) -> Callable[[Path], None]:
@@ -126,7 +134,7 @@ def _folder_is_a_file(folder: str) -> Callable[[Path], None]:
 
 
 NB = "notebooks/nb.ipynb"
-CELL = ("%load_ext kit",)
+WIDGET = "__import__('kit').workspace().widget()"
 
 CASES = [
     # -- cells in a kernel ------------------------------------------------------------------------
@@ -677,10 +685,96 @@ CASES = [
         _exported("nb", PREP, "%hamilton_promote f --outputs base"),
     ),
     Case("cli-diff-without-commit", "cli", ("diff",), KitError, ("'HEAD'", "a commit")),
+    Case(
+        "cli-submit-api-does-not-answer",
+        "cli",
+        ("submit", NB),
+        errors.PrefectServerError,
+        ("PREFECT_API_URL is http://127.0.0.1:", "unset PREFECT_API_URL"),
+        _exported("nb", PREP, "%hamilton_promote f --outputs base"),
+        env=(("PREFECT_API_URL", "{closed}/api"),),
+    ),
+    Case(
+        "cli-submit-api-answers-500",
+        "cli",
+        ("submit", NB),
+        errors.PrefectServerError,
+        ("/broken/api", "start that server"),
+        _exported("nb", PREP, "%hamilton_promote f --outputs base"),
+        env=(("PREFECT_API_URL", "{api}/broken/api"),),
+    ),
+    Case(
+        "submit-flow-modules-deleted",
+        "magic",
+        (f"import kit; kit.submit({NB!r}, progress=False)",),
+        errors.ValidationFailedError,
+        ("modules/prep.py", "kit export", "nothing was submitted"),
+        _then(
+            _exported("nb", "%load_ext kit", PREP, "%hamilton_promote f --outputs base"),
+            _remove("modules/prep.py"),
+        ),
+        env=(("PREFECT_API_URL", "{api}/ok/api"),),
+        keeps="runs/",
+    ),
+    # -- the widget's buttons ---------------------------------------------------------------------
+    Case(
+        "widget-run-nothing-selected",
+        "widget",
+        (PREP, "run"),
+        KitError,
+        ("nothing is selected", "click the nodes"),
+    ),
+    Case(
+        "widget-run-missing-input",
+        "widget",
+        (MORE, f"{WIDGET}.selected = ['doubled']", "run"),
+        errors.MissingInputsError,
+        ("base (needed by doubled)", "inputs"),
+    ),
+    Case(
+        "widget-promote-without-name",
+        "widget",
+        (PREP, f"{WIDGET}.selected = ['base']", "promote"),
+        KitError,
+        ("no name", "Flow box"),
+    ),
+    Case(
+        "widget-promote-nothing-selected",
+        "widget",
+        (PREP, f"{WIDGET}.panel.flow_name.value = 'f'", "promote"),
+        KitError,
+        ("nothing is selected", "click the outputs"),
+    ),
+    Case(
+        "widget-promote-bad-flow-name",
+        "widget",
+        (
+            PREP,
+            f"{WIDGET}.selected = ['base']; {WIDGET}.panel.flow_name.value = 'my flow'",
+            "promote",
+        ),
+        errors.PromoteError,
+        ("'my flow'", "identifier"),
+    ),
+    Case(
+        "widget-promote-shadowing-flow-name",
+        "widget",
+        (
+            PREP,
+            f"{WIDGET}.selected = ['base']; {WIDGET}.panel.flow_name.value = 'prefect'",
+            "promote",
+        ),
+        errors.PromoteError,
+        ("'prefect'", ""),
+    ),
 ]
 
 
-def _error_of(case: Case, shell: object, root: Path) -> BaseException | None:
+def _without(found: dict[str, str], keeps: str | None) -> dict[str, str]:
+    return {path: h for path, h in found.items() if keeps is None or not path.startswith(keeps)}
+
+
+def _error_of(case: Case, shell: Any, root: Path) -> BaseException | None:
     """Run the case's last step (after the others) and return what it raised.
 
     The project's files are hashed right before that step and compared right after it.
@@ -692,23 +786,79 @@ def _error_of(case: Case, shell: object, root: Path) -> BaseException | None:
         except KitError as error:
             return error
         finally:
-            assert tree_hash(root) == snapshot, "a refused command changed files"
+            after = _without(tree_hash(root), case.keeps)
+            assert after == snapshot, "a refused command changed files"
         return None
     *before, last = case.steps
     for source in before:
-        result = shell.run_cell(source)  # type: ignore[attr-defined]
+        result = shell.run_cell(source)
         assert result.error_in_exec is None and result.error_before_exec is None, source
     snapshot = tree_hash(root)
-    result = shell.run_cell(last)  # type: ignore[attr-defined]
-    assert tree_hash(root) == snapshot, "a refused cell changed files"
-    return result.error_in_exec or result.error_before_exec
+    if case.front == "widget":
+        error = _pressed(last)
+    else:
+        result = shell.run_cell(last)
+        error = result.error_in_exec or result.error_before_exec
+    assert _without(tree_hash(root), case.keeps) == snapshot, "a refused step changed files"
+    return error
+
+
+def _pressed(button: str) -> KitError | None:
+    """Press the panel's BUTTON (run, promote); the error it raised, which the panel shows."""
+    panel = workspace().widget().panel
+    try:
+        getattr(type(panel), button).__wrapped__(panel)  # the handler, unguarded
+    except KitError as raised:
+        error: KitError | None = raised
+    else:
+        error = None
+    getattr(panel, f"{button}_button").click()
+    shown = getattr(panel, f"{button}_error").value
+    assert error is None or html.escape(error.message) in shown, shown
+    return error
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    """A stand-in Prefect API: /ok/... answers its health check, /broken/... answers 500."""
+
+    def do_GET(self) -> None:
+        status = 200 if self.path.startswith("/ok/") else 500
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"true" if status == 200 else b'{"detail": "broken"}')
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def stand_in_api() -> Iterator[str]:
+    """The stand-in API on 127.0.0.1, stopped after the module."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_a_bad_input_is_a_kit_error_naming_its_thing_and_fix_and_changes_no_file(
-    case: Case, project: Path, request: pytest.FixtureRequest
+    case: Case, project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shell = request.getfixturevalue("shell") if case.front == "magic" else None
+    shell = request.getfixturevalue("shell") if case.front != "cli" else None
+    for name, value in case.env:
+        urls = {"api": request.getfixturevalue("stand_in_api"), "closed": _closed_port_url()}
+        monkeypatch.setenv(name, value.format(**urls))
     if case.setup is not None:
         case.setup(project)
     error = _error_of(case, shell, project)
