@@ -80,10 +80,11 @@ class Workspace:
         self._config_references: dict[str, str] = {}
         self._driver: hamilton_driver.Driver | None = None
         self._graph: DagGraph | None = None
-        # module -> config key -> its node names; weak, so a replaced module's entry goes with it
-        self._node_names: weakref.WeakKeyDictionary[types.ModuleType, dict[str, list[str]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # module -> config key -> its nodes and what each takes; weak, so a replaced module's
+        # entry goes with it
+        self._node_names: weakref.WeakKeyDictionary[
+            types.ModuleType, dict[str, dict[str, frozenset[str]]]
+        ] = weakref.WeakKeyDictionary()
         self._listeners: list[Callable[[Workspace], None]] = []
         self._widget: Any = None
         self._pulled: PulledRun | None = None
@@ -268,6 +269,11 @@ class Workspace:
 
     def node_names(self, name: str) -> list[str]:
         """The nodes module NAME defines under the current config."""
+        return list(self._nodes_of(name))
+
+    def _nodes_of(self, name: str) -> dict[str, frozenset[str]]:
+        """Module NAME's nodes under the current config, each with the nodes it takes (resolved
+        once per module and config: a re-run cell resolves only its own functions)."""
         from hamilton import graph_utils
         from hamilton.function_modifiers import base as function_modifiers_base
 
@@ -275,19 +281,19 @@ class Workspace:
         by_config = self._node_names.setdefault(entry.module, {})
         key = self._config_key()
         if key not in by_config:
-            names = []
+            nodes: dict[str, frozenset[str]] = {}
             try:
                 for _, fn in graph_utils.find_functions(entry.module):
                     for n in function_modifiers_base.resolve_nodes(fn, self._config):
                         if n.name not in self._config:
-                            names.append(n.name)
+                            nodes[n.name] = frozenset(n.input_types) - set(self._config)
             except Exception as error:
                 raise CellError(
                     f"Hamilton cannot build its nodes: {type(error).__name__}: {error}",
                     module=name,
                     hint="fix the decorators or config of that module",
                 ) from error
-            by_config[key] = names
+            by_config[key] = nodes
         return by_config[key]
 
     def _check_duplicates(self) -> bool:
@@ -311,17 +317,12 @@ class Workspace:
         """Raise if nodes depend on each other in a circle (Hamilton builds such a DAG)."""
         import graphlib
 
-        from hamilton import graph_utils
-        from hamilton.function_modifiers import base as function_modifiers_base
-
         owner: dict[str, str] = {}
-        needs: dict[str, set[str]] = {}
-        for name, entry in self._entries.items():
-            for _, fn in graph_utils.find_functions(entry.module):
-                for n in function_modifiers_base.resolve_nodes(fn, self._config):
-                    if n.name not in self._config:
-                        owner[n.name] = name
-                        needs[n.name] = set(n.input_types) - set(self._config)
+        needs: dict[str, frozenset[str]] = {}
+        for name in self._entries:
+            for node_name, inputs in self._nodes_of(name).items():
+                owner[node_name] = name
+                needs[node_name] = inputs
         try:
             graphlib.TopologicalSorter(needs).prepare()
         except graphlib.CycleError as error:
