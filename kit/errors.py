@@ -387,17 +387,17 @@ class NotebookFailed(Exception):
         super().__init__(report.text())
 
 
-class CycleError(KitError):
+class CycleError(GraphError):
     """Nodes that depend on each other in a circle, so no order can run them."""
 
     def __init__(self, cycle: Iterable[tuple[str, str]]) -> None:
         """`cycle`: (node, module) in dependency order; the last needs the first."""
         self.cycle = list(cycle)
         self.nodes = [node for node, _ in self.cycle]
-        self.modules = list(dict.fromkeys(module for _, module in self.cycle))
         path = " needs ".join(f"{node!r} (module {module!r})" for node, module in self.cycle)
         super().__init__(
             f"nodes depend on each other in a circle: {path}, which needs {self.nodes[0]!r}",
+            modules=dict.fromkeys(module for _, module in self.cycle),
             hint=f"break the circle: make one of {', '.join(map(repr, self.nodes))} "
             "take an input or a config value instead of another node of the circle",
         )

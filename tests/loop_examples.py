@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,7 +127,7 @@ def kit_server(root: Path) -> Iterator[str]:
 def run_flow(**parameters: Any) -> tuple[Any, Counter[str], dict[str, str]]:
     """Import flows/counted.py and its modules afresh and run it: its final state, the nodes it
     computed, and the state of each task (Completed, Cached, Failed)."""
-    from prefect import get_client
+    from prefect import Task, get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     forget_project_modules("modules")
@@ -134,11 +135,15 @@ def run_flow(**parameters: Any) -> tuple[Any, Counter[str], dict[str, str]]:
     flow_module = importlib.import_module("flows.counted")
     state = flow_module.counted(**parameters, return_state=True)
     calls = Counter(call for name in MODULES for call in sys.modules[f"modules.{name}"].CALLS)
+    tasks = sum(isinstance(value, Task) for value in vars(flow_module).values())
+    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    states = {run.name.rsplit("-", 1)[0]: run.state.name for run in task_runs}
+        while True:  # the server records task run states from events, a moment after the run
+            task_runs = client.read_task_runs(flow_run_filter=flow_runs)
+            final = [run for run in task_runs if run.state is not None and run.state.is_final()]
+            if len(final) >= tasks or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    states = {run.name.rsplit("-", 1)[0]: run.state.name for run in final}
     return state, calls, states

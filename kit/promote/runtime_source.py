@@ -176,6 +176,7 @@ def share_project_with_dask(modules: Sequence[ModuleType]) -> None:
     )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("project_packages.py", "")  # what a worker imports as it takes the zip
         for package in packages:
             folder = Path(sys.modules[package].__path__[0])
             for source in sorted(folder.rglob("*.py")):
