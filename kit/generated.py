@@ -120,16 +120,23 @@ def _recipe_lines(recipe: str) -> list[str]:
 def _record_lines(label: str, items: Mapping[str, str]) -> list[str]:
     """`# LABEL: name=version ...` wrapped on RECORD lines of at most WIDTH characters."""
     text = " ".join(f"{name}={version}" for name, version in items.items())
-    options = {"break_long_words": False, "break_on_hyphens": False}
-    lines = textwrap.wrap(
-        text, WIDTH, initial_indent=f"# {label}: ", subsequent_indent=RECORD, **options
+    wrapper = textwrap.TextWrapper(
+        WIDTH, subsequent_indent=RECORD, break_long_words=False, break_on_hyphens=False
     )
+    wrapper.initial_indent = f"# {label}: "
+    lines = wrapper.wrap(text)
     if not lines:
         return [f"# {label}:"]
     if len(lines[0]) > WIDTH:  # a long label: the items start on the next line
         return [
             f"# {label}:",
-            *textwrap.wrap(text, WIDTH, initial_indent=RECORD, subsequent_indent=RECORD, **options),
+            *textwrap.TextWrapper(
+                WIDTH,
+                initial_indent=RECORD,
+                subsequent_indent=RECORD,
+                break_long_words=False,
+                break_on_hyphens=False,
+            ).wrap(text),
         ]
     return lines
 

@@ -342,7 +342,7 @@ def _check_flow_parameters(flows: Mapping[str, Path], overrides: Mapping[str, An
         if unknown:
             raise SubmitError(
                 f"flow {name} has no parameter {', '.join(unknown)}; "
-                f"its parameters are {', '.join(declared) or 'none'}",
+                f"its parameters are {', '.join(declared or []) or 'none'}",
                 flow=name,
                 hint="pass --flow-param only for parameters the flow declares",
             )
@@ -644,8 +644,8 @@ def _deploy(
     from prefect.deployments import run_deployment
     from prefect.flow_runs import wait_for_flow_run
 
-    source = Flow.from_source(source=project.root, entrypoint=f"{file}:{name}")
-    deployment_id = source.deploy(
+    source: Any = Flow.from_source(source=project.root, entrypoint=f"{file}:{name}")
+    deployment_id: Any = source.deploy(
         name=job["deployment"],
         work_pool_name=job["pool"],
         parameters=parameters,
@@ -653,7 +653,7 @@ def _deploy(
         push=False,
         print_next_steps=False,
     )
-    run = run_deployment(deployment_id, parameters=parameters, timeout=0, as_subflow=False)
+    run: Any = run_deployment(deployment_id, parameters=parameters, timeout=0, as_subflow=False)
     _attach_report(run.id, job)
     print(
         f"deployment {source.name}/{job['deployment']}: run {run.name!r} scheduled on work pool "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ class ValidationReport:
     def failed(self) -> list[NotebookReport]:
         return [report for report in self.notebooks if not report.passed]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[NotebookReport]:
         return iter(self.notebooks)
 
     def __len__(self) -> int:
@@ -409,7 +409,7 @@ def _kernel_manager_class(env: Mapping[str, str], log: Path) -> type:
         def kernel_spec(self) -> KernelSpec:
             return KernelSpec(resource_dir="", **get_kernel_dict())
 
-        async def start_kernel(self, **kw: Any) -> None:
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]  # papermill awaits it with keywords only
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             if zmq.has(
                 "curve"
