@@ -1,0 +1,121 @@
+"""`--runner dask` vs Prefect's default threads, on two cores.
+
+Two independent CPU-bound branches (pure Python, ~2 s each) promoted per-output: on threads
+they take turns holding the GIL; on a 2-worker local Dask cluster they run side by side. Also
+the per-task cost Dask adds, from a flow of 16 trivial tasks on each runner.
+
+Run: .venv/bin/python benchmarks/bench_dask.py  (writes benchmarks/results/dask.md)
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import Row, table, timed
+
+RESULTS = Path(__file__).parent / "results" / "dask.md"
+ROUNDS = 9_000_000  # ~2 s of pure Python per branch on this machine
+
+BRANCHES = """
+def _spin(rounds: int) -> int:
+    total = 0
+    for i in range(rounds):
+        total = (total + i * i) % 1_000_003
+    return total
+
+
+def left(rounds: int) -> int:
+    return _spin(rounds)
+
+
+def right(rounds: int) -> int:
+    return _spin(rounds + 1)
+"""
+
+SMALL = "\n".join(f"def n{i}() -> int:\n    return {i}\n\n" for i in range(16))
+
+
+def project() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="kit-bench-dask-")) / "project"
+    for folder in ("notebooks", "modules", "flows"):
+        (root / folder).mkdir(parents=True)
+    (root / "modules" / "__init__.py").touch()
+    (root / "flows" / "__init__.py").touch()
+    (root / "pyproject.toml").write_text('[project]\nname = "b"\nversion = "0"\n\n[tool.kit]\n')
+    return root
+
+
+def flow_of(name: str):
+    for module in [m for m in sys.modules if m.split(".")[0] in ("flows", "modules")]:
+        del sys.modules[module]  # the packages too: their attributes hold the old modules
+    return getattr(importlib.import_module(f"flows.{name}"), name)
+
+
+def rows() -> list[Row]:
+    import dask
+    from distributed import LocalCluster
+    from prefect.testing.utilities import prefect_test_harness
+
+    import kit
+
+    root = project()
+    os.chdir(root)
+    sys.path.insert(0, str(root))
+    ws = kit.workspace()
+    ws.add_cell("branches", textwrap.dedent(BRANCHES))
+    ws.add_cell("small", SMALL)
+    ws.promote("on_threads", ["left", "right"], tasks="per-output")
+    ws.promote("on_dask", ["left", "right"], tasks="per-output", runner="dask")
+    small = [f"n{i}" for i in range(16)]
+    ws.promote("small_threads", small, tasks="per-output")
+    ws.promote("small_dask", small, tasks="per-output", runner="dask")
+    with (
+        prefect_test_harness(server_startup_timeout=90),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
+        os.environ["DASK_SCHEDULER_ADDRESS"] = cluster.scheduler_address
+        dask.config.refresh()
+        threads = timed(lambda: flow_of("on_threads")(rounds=ROUNDS))
+        on_dask = timed(lambda: flow_of("on_dask")(rounds=ROUNDS))
+        small_threads = timed(lambda: flow_of("small_threads")())
+        small_dask = timed(lambda: flow_of("small_dask")())
+    per_task_ms = (statistics.median(small_dask) - statistics.median(small_threads)) / 16 * 1000
+    return [
+        Row(
+            "two ~2 s CPU-bound branches, per-output, --runner dask (2-worker local cluster)",
+            on_dask,
+            "--runner threads",
+            threads,
+            target=0.65,
+            note="same outputs on both runners; the cluster is started once, before the runs",
+        ),
+        Row(
+            "16 trivial tasks, --runner dask",
+            small_dask,
+            "--runner threads",
+            small_threads,
+            target=1.5,
+            note=f"Dask adds {per_task_ms:.1f} ms per task (the difference over 16 tasks)",
+        ),
+    ]
+
+
+def main() -> None:
+    found = rows()
+    text = f"# --runner dask vs threads ({os.cpu_count()} cores)\n\n{table(found)}\n"
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
