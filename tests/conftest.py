@@ -94,3 +94,16 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def loop_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One kit server for the cache and pull tests of the whole session.
+
+    Prefect's process-wide events client stays bound to the first API it sent to, so a second
+    server in the same process would never hear of its task runs.
+    """
+    from loop_examples import kit_server
+
+    with kit_server(tmp_path_factory.mktemp("loop-server") / "server") as url:
+        yield url

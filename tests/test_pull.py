@@ -22,7 +22,6 @@ from loop_examples import (
     SCALED_DATA,
     SOURCE_DATA,
     export,
-    kit_server,
     loop_project,
     run_flow,
     write_loop_notebook,
@@ -42,10 +41,19 @@ from kit.pull import pull
 BODIES = {"source_data": SOURCE_DATA, "scaled_data": SCALED_DATA}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with kit_server(tmp_path_factory.mktemp("pull-server") / "server") as url:
-        yield url
+@pytest.fixture
+def api(loop_api: str) -> str:
+    """The kit server shared by the loop tests (Prefect's events client keeps its first API)."""
+    return loop_api
+
+
+@pytest.fixture(autouse=True)
+def on_api(api: str) -> Iterator[None]:
+    """Each test talks to this module's server, whatever other modules' fixtures set."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}):
+        yield
 
 
 def notebook_in_shell(shell: Any, project: Path, report: str) -> kit.Workspace:

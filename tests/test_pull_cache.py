@@ -16,7 +16,6 @@ from loop_examples import (
     REPORT,
     SOURCE_DATA,
     export,
-    kit_server,
     loop_project,
     run_flow,
     write_loop_notebook,
@@ -30,10 +29,19 @@ from kit.steps import workspace_from_notebook
 ALL_CACHED = {"source_data": "Cached", "scaled_data": "Cached", "report": "Cached"}
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with kit_server(tmp_path_factory.mktemp("cache-server") / "server") as url:
-        yield url
+@pytest.fixture
+def api(loop_api: str) -> str:
+    """The kit server shared by the loop tests (Prefect's events client keeps its first API)."""
+    return loop_api
+
+
+@pytest.fixture(autouse=True)
+def on_api(api: str) -> Iterator[None]:
+    """Each test talks to this module's server, whatever other modules' fixtures set."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}):
+        yield
 
 
 @pytest.fixture
