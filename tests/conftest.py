@@ -97,13 +97,14 @@ def prefect_api() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def loop_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One kit server for the cache and pull tests of the whole session.
+def loop_api(prefect_api: None) -> str:
+    """The API the cache and pull tests run their flows on: the session's own Prefect API.
 
-    Prefect's process-wide events client stays bound to the first API it sent to, so a second
-    server in the same process would never hear of its task runs.
+    A process keeps sending a flow's task-run events to the first API it used, so every test
+    in this process that runs flows runs them on this one.
     """
-    from loop_examples import kit_server
+    from prefect.settings import PREFECT_API_URL
 
-    with kit_server(tmp_path_factory.mktemp("loop-server") / "server") as url:
-        yield url
+    url = PREFECT_API_URL.value()
+    assert url, "the session's Prefect API has a URL"
+    return url

@@ -9,23 +9,17 @@ nodes it computed (a cached task computes none).
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from conftest import forget_project_modules, write_project
 
-from kit import server
 from kit.cli import main
-from kit.project import Project, load_project
 
 MODULES = ("source_data", "scaled_data", "report")
 PROMOTE = "%hamilton_promote counted --outputs scaled label --tasks by-module --cache"
@@ -101,27 +95,6 @@ def loop_project(root: Path, **bodies: str) -> Path:
     write_loop_notebook(root, **bodies)
     export(root)
     return root
-
-
-@contextmanager
-def kit_server(root: Path) -> Iterator[str]:
-    """The kit server of a fresh project at `root` (a real `prefect server start` on 127.0.0.1),
-    its API URL set for this process; stopped by its PID at the end, however the block ends."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    project: Project = load_project(write_project(root))
-    try:
-        started = server.start(project)
-        with temporary_settings({PREFECT_API_URL: started.api_url}):
-            yield started.api_url
-    finally:
-        state = server.home(project) / server.STATE_FILE
-        pid = json.loads(state.read_text())["pid"] if state.exists() else None
-        try:
-            server.stop(project)
-        finally:
-            if pid is not None and server._alive(pid):
-                os.killpg(pid, signal.SIGKILL)
 
 
 def run_flow(**parameters: Any) -> tuple[Any, Counter[str], dict[str, str]]:
