@@ -8,8 +8,10 @@ The README's "Reliability" section quotes the size of this table.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import socket
+import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -851,17 +853,32 @@ def _closed_port_url() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
+@contextlib.contextmanager
+def _prefect_settings(values: dict[str, str]) -> Iterator[None]:
+    """The Prefect settings of `values` for this process too, where Prefect is imported."""
+    if "PREFECT_API_URL" not in values or "prefect.settings" not in sys.modules:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: values["PREFECT_API_URL"]}):
+        yield
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_a_bad_input_is_a_kit_error_naming_its_thing_and_fix_and_changes_no_file(
     case: Case, project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shell = request.getfixturevalue("shell") if case.front != "cli" else None
+    settings: dict[str, str] = {}
     for name, value in case.env:
         urls = {"api": request.getfixturevalue("stand_in_api"), "closed": _closed_port_url()}
-        monkeypatch.setenv(name, value.format(**urls))
+        settings[name] = value.format(**urls)
+        monkeypatch.setenv(name, settings[name])
     if case.setup is not None:
         case.setup(project)
-    error = _error_of(case, shell, project)
+    with _prefect_settings(settings):  # what a Prefect harness earlier in the session set wins
+        error = _error_of(case, shell, project)
     assert isinstance(error, case.error), f"expected {case.error.__name__}, got {error!r}"
     text = str(error)
     for words in case.says:
