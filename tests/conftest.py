@@ -96,15 +96,16 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def loop_api(prefect_api: None) -> str:
-    """The API the cache and pull tests run their flows on: the session's own Prefect API.
+@pytest.fixture
+def loop_api(prefect_api: None) -> Iterator[str]:
+    """The API the cache and pull tests run their flows on, set for the test: the session's own.
 
     A process keeps sending a flow's task-run events to the first API it used, so every test
     in this process that runs flows runs them on this one.
     """
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = PREFECT_API_URL.value()
     assert url, "the session's Prefect API has a URL"
-    return url
+    with temporary_settings({PREFECT_API_URL: url}):
+        yield url

@@ -8,7 +8,6 @@ overrides upstream of what it is asked for, so a failed run's error happens agai
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +40,6 @@ from kit.pull import pull
 BODIES = {"source_data": SOURCE_DATA, "scaled_data": SCALED_DATA}
 
 
-@pytest.fixture
-def api(loop_api: str) -> str:
-    """The kit server shared by the loop tests (Prefect's events client keeps its first API)."""
-    return loop_api
-
-
-@pytest.fixture(autouse=True)
-def on_api(api: str) -> Iterator[None]:
-    """Each test talks to this module's server, whatever other modules' fixtures set."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: api}):
-        yield
-
-
 def notebook_in_shell(shell: Any, project: Path, report: str) -> kit.Workspace:
     """Run the loop notebook's cells in the shell, as Jupyter would for notebooks/loop.ipynb."""
     ws = kit.workspace()
@@ -78,7 +62,7 @@ def forget_calls(shell: Any) -> None:
 
 
 def test_a_failed_run_pulled_into_a_shell_fails_the_same_way_and_the_fix_gives_the_rerun(
-    api: str, shell: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+    loop_api: str, shell: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
     loop_project(project, report=FAILING_REPORT)
@@ -120,7 +104,7 @@ def test_a_failed_run_pulled_into_a_shell_fails_the_same_way_and_the_fix_gives_t
 
 
 def test_pulled_values_stand_in_upstream_only_while_their_code_is_what_ran(
-    api: str, shell: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+    loop_api: str, shell: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
     loop_project(project)
@@ -151,7 +135,10 @@ def test_pulled_values_stand_in_upstream_only_while_their_code_is_what_ran(
 
 
 def test_kit_pull_prints_the_run_from_a_shell(
-    api: str, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    loop_api: str,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
     loop_project(project)
@@ -168,7 +155,7 @@ def test_kit_pull_prints_the_run_from_a_shell(
 
 
 def test_each_run_that_cannot_be_pulled_says_why_and_what_to_do(
-    api: str, project: Path, monkeypatch: pytest.MonkeyPatch
+    loop_api: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -7,7 +7,6 @@ label); `prefix` is an input of label only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,22 +29,7 @@ ALL_CACHED = {"source_data": "Cached", "scaled_data": "Cached", "report": "Cache
 
 
 @pytest.fixture
-def api(loop_api: str) -> str:
-    """The kit server shared by the loop tests (Prefect's events client keeps its first API)."""
-    return loop_api
-
-
-@pytest.fixture(autouse=True)
-def on_api(api: str) -> Iterator[None]:
-    """Each test talks to this module's server, whatever other modules' fixtures set."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: api}):
-        yield
-
-
-@pytest.fixture
-def loop(api: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def loop(loop_api: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(project))
     return loop_project(project)
 
@@ -104,7 +88,7 @@ def test_a_body_edit_recomputes_only_the_tasks_it_reaches_a_docstring_edit_nothi
 
 
 def test_a_failing_last_task_fixed_in_the_notebook_reruns_alone_and_gives_what_execute_gives(
-    api: str, project: Path, monkeypatch: pytest.MonkeyPatch
+    loop_api: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
     loop_project(project, report=FAILING_REPORT)
