@@ -1,6 +1,7 @@
 # kit: the two set-up commands (`make demo`, `make test`), `make lint` and `make lab`.
 # Each creates .venv when missing and installs into it; nothing is assumed on the machine.
-# `make lab ARGS="--no-browser --port 8888"` runs JupyterLab headless (it prints a URL with its token).
+# `make lab ARGS="--no-browser --port 8888"` runs JupyterLab headless (it prints a URL with its token);
+# it listens on 127.0.0.1 only and always asks for its token.
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,7 +35,7 @@ bench: $(STAMP) system-packages
 	$(PY) -m benchmarks $(ARGS)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(ARGS)
 
 install: $(STAMP)
 
