@@ -15,7 +15,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ class Case:
     error: type[KitError]
     says: tuple[str, ...]
     setup: Callable[[Path], None] | None = None
-    env: tuple[tuple[str, str], ...] = ()  # "{api}": the stand-in API, "{closed}": no server
+    # "{api}": the stand-in API, "{closed}": no server, "{prefect}": the session's real API
+    env: tuple[tuple[str, str], ...] = ()
     keeps: str | None = None  # files under this folder are kept by design (executed notebooks)
 
 
@@ -718,6 +719,23 @@ CASES = [
         env=(("PREFECT_API_URL", "{api}/ok/api"),),
         keeps="runs/",
     ),
+    Case(
+        "pull-deleted-run",
+        "magic",
+        (PREP, "%hamilton_pull {deleted_run}"),
+        errors.RunNotFoundError,
+        ("no flow run with id or name '{deleted_run}'", "kit submit"),
+        env=(("PREFECT_API_URL", "{prefect}"),),
+    ),
+    Case(
+        "cli-pull-deleted-run",
+        "cli",
+        ("pull", "{deleted_run}", "--notebook", NB),
+        errors.RunNotFoundError,
+        ("no flow run with id or name '{deleted_run}'", "Prefect UI"),
+        _exported("nb", PREP, "%hamilton_promote f --outputs base"),
+        env=(("PREFECT_API_URL", "{prefect}"),),
+    ),
     # -- the widget's buttons ---------------------------------------------------------------------
     Case(
         "widget-run-nothing-selected",
@@ -847,6 +865,23 @@ def stand_in_api() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture
+def deleted_run(loop_api: str) -> str:
+    """The id of a flow run that ran on the session's Prefect API and was deleted since."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    @flow(name="deleted-soon")
+    def deleted_soon() -> int:
+        return 1
+
+    state = deleted_soon(return_state=True)
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        client.delete_flow_run(run_id)
+    return str(run_id)
+
+
 def _closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -872,9 +907,20 @@ def test_a_bad_input_is_a_kit_error_naming_its_thing_and_fix_and_changes_no_file
     shell = request.getfixturevalue("shell") if case.front != "cli" else None
     settings: dict[str, str] = {}
     for name, value in case.env:
-        urls = {"api": request.getfixturevalue("stand_in_api"), "closed": _closed_port_url()}
+        urls = {
+            "api": request.getfixturevalue("stand_in_api") if "{api}" in value else "",
+            "closed": _closed_port_url(),
+            "prefect": request.getfixturevalue("loop_api") if "{prefect}" in value else "",
+        }
         settings[name] = value.format(**urls)
         monkeypatch.setenv(name, settings[name])
+    if any("{deleted_run}" in step for step in case.steps):
+        run = request.getfixturevalue("deleted_run")
+        case = replace(
+            case,
+            steps=tuple(step.replace("{deleted_run}", run) for step in case.steps),
+            says=tuple(words.replace("{deleted_run}", run) for words in case.says),
+        )
     if case.setup is not None:
         case.setup(project)
     with _prefect_settings(settings):  # what a Prefect harness earlier in the session set wins
