@@ -17,6 +17,7 @@ from kit.cells import build_cell_module, check_module_name, ensure_package
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.errors import CellError, CycleError, DuplicateNodeError, GraphError, KitError
 from kit.generated import resolve_notebook
+from kit.node_cache import NodeCache
 from kit.project import Project, find_project, require_project
 from kit.pulled import PulledRun
 
@@ -85,6 +86,8 @@ class Workspace:
         self._node_names: weakref.WeakKeyDictionary[
             types.ModuleType, dict[str, dict[str, frozenset[str]]]
         ] = weakref.WeakKeyDictionary()
+        # function -> the nodes it resolved to: a build resolves only the functions that changed
+        self._resolved = NodeCache()
         self._listeners: list[Callable[[Workspace], None]] = []
         self._widget: Any = None
         self._pulled: PulledRun | None = None
@@ -152,6 +155,7 @@ class Workspace:
         other._entries = dict(self._entries)
         other._config = dict(config)
         other._node_names = self._node_names
+        other._resolved = self._resolved
         return other
 
     @property
@@ -275,7 +279,6 @@ class Workspace:
         """Module NAME's nodes under the current config, each with the nodes it takes (resolved
         once per module and config: a re-run cell resolves only its own functions)."""
         from hamilton import graph_utils
-        from hamilton.function_modifiers import base as function_modifiers_base
 
         entry = self._entries[name]
         by_config = self._node_names.setdefault(entry.module, {})
@@ -284,7 +287,7 @@ class Workspace:
             nodes: dict[str, frozenset[str]] = {}
             try:
                 for _, fn in graph_utils.find_functions(entry.module):
-                    for n in function_modifiers_base.resolve_nodes(fn, self._config):
+                    for n in self._resolved.nodes(fn, self._config):
                         if n.name not in self._config:
                             nodes[n.name] = frozenset(n.input_types) - set(self._config)
             except Exception as error:
@@ -333,7 +336,9 @@ class Workspace:
         """One Hamilton driver over all modules and the config; rebuilt only after a change.
 
         A DAG with a Parallelizable node gets Hamilton's dynamic execution, run in-process and
-        synchronously (what a notebook cell expects).
+        synchronously (what a notebook cell expects). The build is incremental: the functions
+        resolved at an earlier build (or by a cell's duplicate check) are not resolved again
+        (kit/node_cache.py); the rest of the build is Hamilton's.
         """
         if self._driver is None:
             from hamilton import driver as hamilton_driver
@@ -349,16 +354,15 @@ class Workspace:
             if overridden:
                 builder = builder.allow_module_overrides()
             try:
-                built = builder.build()
-                if any(
-                    htypes.is_parallelizable_type(v.type) for v in built.list_available_variables()
-                ):
-                    built = (
-                        builder.enable_dynamic_execution(allow_experimental_mode=True)
-                        .with_local_executor(executors.SynchronousLocalTaskExecutor())
-                        .with_remote_executor(executors.SynchronousLocalTaskExecutor())
-                        .build()
-                    )
+                with self._resolved.building():
+                    built = builder.build()
+                    if any(htypes.is_parallelizable_type(n.type) for n in built.graph.get_nodes()):
+                        built = (
+                            builder.enable_dynamic_execution(allow_experimental_mode=True)
+                            .with_local_executor(executors.SynchronousLocalTaskExecutor())
+                            .with_remote_executor(executors.SynchronousLocalTaskExecutor())
+                            .build()
+                        )
             except KitError:
                 raise
             except Exception as error:
@@ -367,6 +371,7 @@ class Workspace:
                     modules=list(self._entries),
                     hint="fix the types or names that disagree between those modules",
                 ) from error
+            self._resolved.prune()  # what this build did not ask for is gone from the workspace
             self._driver = built
         return self._driver
 
