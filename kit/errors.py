@@ -540,3 +540,32 @@ class ResultUnreachableError(PullError):
             hint="pull on a machine that sees that storage (the worker's disk, or a storage "
             "block it can load: promote with --result-storage BLOCK for runs on other machines)",
         )
+
+
+class SecretError(KitError):
+    """A `secret:NAME` config value or flow parameter that cannot be resolved in the kernel."""
+
+    def __init__(
+        self, message: str, *, block: str, key: str, kind: str, hint: str | None = None
+    ) -> None:
+        self.block = block
+        self.key = key
+        self.kind = kind  # "config key" or "input"
+        super().__init__(message, hint=hint)
+
+
+class MissingSecretError(SecretError):
+    """A `secret:NAME` whose Prefect Secret block does not exist on the Prefect API in use."""
+
+    def __init__(self, block: str, *, key: str, kind: str, api: str | None) -> None:
+        where = f"the Prefect API at {api}" if api else "this kernel's Prefect (no PREFECT_API_URL)"
+        super().__init__(
+            f"{kind} {key!r} is secret:{block}, and {where} has no Secret block named {block!r}",
+            block=block,
+            key=key,
+            kind=kind,
+            hint=f"create it there: `prefect block create secret` (name it {block}), or "
+            'python -c "from prefect.blocks.system import Secret; '
+            f"Secret(value='...').save('{block}')\"; set PREFECT_API_URL if it lives on "
+            "another server",
+        )

@@ -216,7 +216,9 @@ def submit(
     _phase(progress, f"validating {project.relative(path)}")
     with _Child(project, target, flows) as child:  # loads Prefect while the notebook runs
         bar = progress and sys.stderr.isatty()  # a progress bar only where it redraws in place
-        report = validate([path], values, timeout=timeout, out=out, progress=bar)
+        report = validate(
+            [path], values, timeout=timeout, out=out, progress=bar, kernel_env=target.kernel_env
+        )
         if progress:
             print(report.text(), flush=True)
         if not report.passed:
@@ -263,6 +265,14 @@ class PrefectTarget:
         if self.api_url is None:
             return f"embedded (database in {self.home})"
         return f"{self.api_url} ({self.source})"
+
+    @property
+    def kernel_env(self) -> dict[str, str]:
+        """What the validation kernel is told of this Prefect (`secret:NAME` values load there)."""
+        if self.api_url is not None:
+            return {"PREFECT_API_URL": self.api_url}
+        assert self.home is not None
+        return {"PREFECT_HOME": str(self.home), "PREFECT_SERVER_EPHEMERAL_ENABLED": "true"}
 
     @property
     def phase(self) -> str:

@@ -174,6 +174,7 @@ class _Job:
     executed: Path
     timeout: float | None
     progress_position: int | None  # None: no progress bar
+    kernel_env: tuple[tuple[str, str], ...] = ()  # added to the kernel's environment
 
 
 def validate(
@@ -185,13 +186,15 @@ def validate(
     timeout: float | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    kernel_env: Mapping[str, str] | None = None,
 ) -> ValidationReport:
     """Run each notebook with papermill, then check its modules and flows; the report of them all.
 
     `parameters` (already typed) override those of `parameters_file`; every name must be one the
     notebook's parameters cell defines, or nothing runs. `jobs` notebooks run at once, in separate
     processes; `timeout` bounds each cell in seconds; executed notebooks go under `out` (default
-    the project's runs/ folder).
+    the project's runs/ folder). `kernel_env` is added to each kernel's environment (`kit submit`
+    gives it the Prefect API the runs go to, where `secret:NAME` config values load from).
     """
     paths = (
         [Path(notebooks)] if isinstance(notebooks, (str, Path)) else [Path(n) for n in notebooks]
@@ -219,6 +222,7 @@ def validate(
             executed=_executed_path(folder, notebook),
             timeout=timeout,
             progress_position=(index % jobs) if progress else None,
+            kernel_env=tuple(sorted((kernel_env or {}).items())),
         )
         for index, notebook in enumerate(resolved)
     ]
@@ -335,7 +339,12 @@ def _run(job: _Job) -> tuple[CellFailure | None, Path | None]:
             progress_bar=bar,
             execution_timeout=job.timeout,
             kernel_manager_class=_kernel_manager_class(
-                {"JPY_SESSION_NAME": str(job.notebook), "KIT_VALIDATE": "1"}, log
+                {
+                    **dict(job.kernel_env),
+                    "JPY_SESSION_NAME": str(job.notebook),
+                    "KIT_VALIDATE": "1",
+                },
+                log,
             ),
             on_cell_start=lambda cell, cell_index: cells.append((cell_index, cell)),
         )

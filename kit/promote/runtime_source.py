@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +34,7 @@ from prefect.variables import Variable
 # .kit/results beside the flows package, wherever the worker was started.
 RESULTS = Path(__file__).resolve().parents[1] / ".kit" / "results"
 RUN_RECORD = "run-record"  # the key suffix of the artifact that records what produced a run
+SECRET_PREFIX = "secret:"  # a config value or flow parameter `secret:NAME`: a Prefect Secret block
 
 
 class UnpicklableValueError(Exception):
@@ -109,10 +110,37 @@ def run_nodes(
     validators = [name for name in checks if name in nodes and name not in wanted]
     received = {name: value for result in upstream for name, value in result.items()}
     overrides = {name: received[name] for name in receives if name in nodes}
+    # `secret:NAME` values load here, in the task: the config's reach Hamilton as overrides of
+    # their input nodes, so the driver, the task's parameters and the cache key keep the reference
+    config_blocks = secret_references(hamilton_config, "config key")
+    input_blocks = secret_references(inputs or {}, "input")
+    secret_config = load_secrets(config_blocks, "config key")
+    secret_inputs = load_secrets(input_blocks, "input")
+    overrides = {**{k: v for k, v in secret_config.items() if k in nodes}, **overrides}
+    masked = secret_masker({**secret_config, **secret_inputs}, {**config_blocks, **input_blocks})
+    inputs = {**(inputs or {}), **secret_inputs}
     try:
-        results = dr.execute([*wanted, *validators], inputs=dict(inputs or {}), overrides=overrides)
+        return _run(dr, wanted, validators, inputs, overrides, masked, task)
+    except BaseException as error:  # a secret's value in the message shows as its reference
+        mask_error(error, masked)
+        raise
+
+
+def _run(
+    dr: driver.Driver,
+    wanted: list[str],
+    validators: list[str],
+    inputs: dict[str, Any],
+    overrides: dict[str, Any],
+    masked: Callable[[str], str],
+    task: str | None,
+) -> dict[str, Any]:
+    """Compute `wanted` and the `validators`; publish the validators' results (their messages
+    passed through `masked`) and return the rest."""
+    try:
+        results = dr.execute([*wanted, *validators], inputs=inputs, overrides=overrides)
     except DataValidationError as error:
-        failures = [_failure(message) for message in error.args[0]]
+        failures = [_failure(masked(message)) for message in error.args[0]]
         publish_checks([(node, check, False, message) for node, check, message in failures])
         node, check, message = failures[0]
         raise DataQualityError(
@@ -124,11 +152,88 @@ def run_nodes(
         for name in validators:
             result = results.pop(name)
             node = checked[name]
-            rows.append((node, name.removeprefix(f"{node}_"), result.passes, result.message))
+            check = name.removeprefix(f"{node}_")
+            rows.append(
+                (
+                    node,
+                    check,
+                    result.passes,
+                    masked(result.message) if isinstance(result.message, str) else result.message,
+                )
+            )
         publish_checks(rows)
     if task is not None:  # the results leave this process (a Dask worker): each must pickle
         check_picklable(task, results)
     return results
+
+
+class MissingSecretError(Exception):
+    """A `secret:NAME` config value or flow parameter whose Prefect Secret block does not exist."""
+
+
+def secret_references(values: Mapping[str, Any], kind: str) -> dict[str, str]:
+    """Key -> block name, for the values that are `secret:NAME` (a Prefect Secret block).
+
+    Every string value starting with `secret:` is a reference (there is no escape); NAME is a
+    block name: lowercase letters, digits and dashes. Nested values are not read.
+    """
+    found = {}
+    for key, value in values.items():
+        if isinstance(value, str) and value.startswith(SECRET_PREFIX):
+            block = value[len(SECRET_PREFIX) :]
+            if not re.fullmatch(r"[a-z0-9-]+", block):
+                raise ValueError(
+                    f"{kind} {key!r} is {value!r}, which names no Prefect block: a block name is "
+                    f"lowercase letters, digits and dashes (write {SECRET_PREFIX}NAME)"
+                )
+            found[key] = block
+    return found
+
+
+def load_secrets(blocks: Mapping[str, str], kind: str) -> dict[str, Any]:
+    """Key -> the value of its Prefect Secret block, loaded now from the flow's Prefect API."""
+    from prefect.blocks.system import Secret
+    from prefect.exceptions import ObjectNotFound
+
+    load_block: Any = Secret.load  # dual sync/async: `_sync=True` gives the block itself
+    values = {}
+    for key, block in blocks.items():
+        try:
+            values[key] = load_block(block, _sync=True).get()
+        except ValueError as error:
+            if not isinstance(error.__cause__, ObjectNotFound):
+                raise
+            raise MissingSecretError(
+                f"{kind} {key!r} is {SECRET_PREFIX}{block}, and this flow's Prefect API has no "
+                f"Secret block named {block!r}: create it there with `prefect block create "
+                f'secret` (name it {block}), or python -c "from prefect.blocks.system import '
+                f"Secret; Secret(value='...').save('{block}')\""
+            ) from None
+    return values
+
+
+def secret_masker(values: Mapping[str, Any], blocks: Mapping[str, str]) -> Callable[[str], str]:
+    """A function that replaces each secret value (`values`, by key) in a text by its reference."""
+    shown = sorted(
+        ((str(value), f"{SECRET_PREFIX}{blocks[key]}") for key, value in values.items()),
+        key=lambda pair: -len(pair[0]),
+    )
+
+    def masked(text: str) -> str:
+        for value, reference in shown:
+            if value:
+                text = text.replace(value, reference)
+        return text
+
+    return masked
+
+
+def mask_error(error: BaseException, masked: Callable[[str], str]) -> None:
+    """Pass the message (and notes) of `error` through `masked`, in place."""
+    error.args = tuple(masked(arg) if isinstance(arg, str) else arg for arg in error.args)
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [masked(note) if isinstance(note, str) else note for note in notes]
 
 
 def check_picklable(task: str, results: Mapping[str, Any]) -> None:
