@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kit import secrets
 from kit.cells import build_cell_module, check_module_name, ensure_package
 from kit.dag.graph import DagGraph, NodeInfo
 from kit.errors import CellError, CycleError, DuplicateNodeError, GraphError, KitError
@@ -412,9 +413,23 @@ class Workspace:
         graph.check_known(outputs)
         graph.check_not_per_item(outputs)
         graph.check_inputs(outputs, given=[*inputs, *overrides, *self._config])
-        graph.check_input_types(outputs, {**self._config, **inputs})
+        # `secret:NAME` values load now; config ones reach Hamilton as overrides of their input
+        # nodes (the driver and the recorded config keep the reference)
+        config_blocks = secrets.references(self._config, "config key")
+        input_blocks = secrets.references(inputs, "input")
+        secret_config = secrets.resolve(config_blocks, "config key")
+        secret_inputs = secrets.resolve(input_blocks, "input")
+        inputs = {**inputs, **secret_inputs}
+        used = {k: v for k, v in secret_config.items() if k in graph.nodes and k not in overrides}
+        graph.check_input_types(outputs, {**self._config, **secret_config, **inputs})
         graph.check_synchronous(graph.upstream(outputs, stop_at=overrides) - set(overrides))
-        return self.driver().execute(outputs, inputs=inputs, overrides=overrides)
+        try:
+            return self.driver().execute(outputs, inputs=inputs, overrides={**used, **overrides})
+        except BaseException as error:  # a secret's value in the message shows as its reference
+            secrets.mask(
+                error, {**secret_config, **secret_inputs}, {**config_blocks, **input_blocks}
+            )
+            raise
 
     def _pulled_inputs(self, run: PulledRun) -> dict[str, Any]:
         """The run's flow inputs that are inputs of this DAG."""
