@@ -118,6 +118,7 @@ def test_a_kernel_loads_the_secret_to_execute_and_records_only_the_reference(
     assert f"'token': 'secret:{block}'" in flow or f'"token": "secret:{block}"' in flow
     assert files_holding(project, value) == [] and files_holding(project, other) == []
     assert database_holds(value) == [] and database_holds(other) == []
+    assert database_holds(block), "the search reads the API's database (it holds the block name)"
 
 
 def test_a_missing_block_is_an_error_naming_it_the_key_and_the_fix(
@@ -261,6 +262,8 @@ def test_kit_submit_runs_the_flow_on_the_secrets_and_keeps_them_nowhere(
             *(log.model_dump_json() for log in logs),
         ]
     )
+    assert f"secret:{api_block}" in prefect_kept and f"secret:{block}" in prefect_kept
+    assert files_holding(project, sha(value)), "the search reads the project's files"
     for secret in (value, api_value):
         assert secret not in out + err + out_missing + err_missing
         assert secret not in prefect_kept
