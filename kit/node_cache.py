@@ -101,12 +101,14 @@ class NodeCache:
             self.misses += 1
         with self.building():  # a subdag's own functions resolve through the cache too
             resolved = tuple(_original()(fn, config))  # type: ignore[arg-type]
+        before, state = state, _state_of(fn)  # resolving may mark it (`@config.when` renames it)
         if key is _NOT_CACHED or state is None:
             return resolved
         with self._lock:
             entry = self._entries.get(id(fn))
-            if entry is None or entry.fn is not fn or not _same(entry.state, state):
+            if entry is None or entry.fn is not fn or not _same(entry.state, before):
                 entry = self._entries[id(fn)] = _Entry(fn, state)
+            entry.state = state  # what resolving changed, a full build changes alike
             entry.nodes.pop(key, None)
             entry.nodes[key] = (held, resolved)
             while len(entry.nodes) > CONFIGS_PER_FUNCTION:
@@ -247,24 +249,28 @@ def _state_of(fn: Callable) -> tuple[Any, ...] | None:
     def walk(obj: Any, depth: int) -> None:
         if len(found) > _STATE_LIMIT:
             return
-        found.append(obj)
-        if depth == 0 or id(obj) in seen:
+        container = type(obj) in _CONTAINERS
+        # a container by its kind, size and contents (Hamilton's own resolving replaces lists
+        # with equal ones); anything else by identity, or by value for plain data (see _same)
+        found.extend((type(obj), len(obj)) if container and depth else (obj,))
+        if depth == 0 or id(obj) in seen or type(obj) in _VALUES or obj is None:
             return
         seen.add(id(obj))
-        if isinstance(obj, (types.ModuleType, type, str, bytes, int, float)) or obj is None:
+        if isinstance(obj, (types.ModuleType, type)):
             return
         if isinstance(obj, types.FunctionType):
             found.extend((obj.__code__, obj.__defaults__, obj.__kwdefaults__))
             walk(obj.__annotations__, depth - 1)
             for name, value in obj.__dict__.items():
-                found.append(name)
-                walk(value, depth - 1)
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            for value in obj:
-                walk(value, depth - 1)
+                if name not in _RESOLVING_MARKS:
+                    found.append(name)
+                    walk(value, depth - 1)
         elif isinstance(obj, dict):
             for name, value in obj.items():
-                found.append(name)
+                walk(name, depth - 1)
+                walk(value, depth - 1)
+        elif container:
+            for value in obj:
                 walk(value, depth - 1)
         elif hasattr(obj, "__dict__") and (
             type(obj).__module__.startswith("hamilton.") or isinstance(obj, lifecycle)
@@ -277,5 +283,18 @@ def _state_of(fn: Callable) -> tuple[Any, ...] | None:
     return None if len(found) > _STATE_LIMIT else tuple(found)
 
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+# what Hamilton's resolving writes on a function and reads only in error messages at run time:
+# `@config.when` sets `__original_name__` to the name as it was, renamed after the first time
+_RESOLVING_MARKS = frozenset({"__original_name__"})
+_VALUES = (str, bytes, int, float, bool, complex, type(None))
+
+
 def _same(a: tuple[Any, ...], b: tuple[Any, ...] | None) -> bool:
-    return b is not None and len(a) == len(b) and all(map(operator.is_, a, b))
+    """The same objects, or equal plain values (a kind, a size, a name)."""
+    if b is None or len(a) != len(b):
+        return False
+    return all(map(operator.is_, a, b)) or all(
+        x is y or (type(x) is type(y) and type(x) in _VALUES and x == y)
+        for x, y in zip(a, b, strict=True)
+    )
