@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Row, table, timed
+from harness import Row, interleaved, prefect_api, table
 
 RESULTS = Path(__file__).parent / "results" / "dask.md"
 ROUNDS = 9_000_000  # ~2 s of pure Python per branch on this machine
@@ -62,7 +62,6 @@ def flow_of(name: str):
 def rows() -> list[Row]:
     import dask
     from distributed import LocalCluster
-    from prefect.testing.utilities import prefect_test_harness
 
     import kit
 
@@ -78,17 +77,23 @@ def rows() -> list[Row]:
     ws.promote("small_threads", small, tasks="per-output")
     ws.promote("small_dask", small, tasks="per-output", runner="dask")
     with (
-        prefect_test_harness(server_startup_timeout=90),
+        prefect_api(),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
     ):
         os.environ["DASK_SCHEDULER_ADDRESS"] = cluster.scheduler_address
         dask.config.refresh()
-        threads = timed(lambda: flow_of("on_threads")(rounds=ROUNDS))
-        on_dask = timed(lambda: flow_of("on_dask")(rounds=ROUNDS))
-        small_threads = timed(lambda: flow_of("small_threads")())
-        small_dask = timed(lambda: flow_of("small_dask")())
+        found = interleaved(
+            {
+                "threads": lambda: flow_of("on_threads")(rounds=ROUNDS),
+                "dask": lambda: flow_of("on_dask")(rounds=ROUNDS),
+                "small_threads": lambda: flow_of("small_threads")(),
+                "small_dask": lambda: flow_of("small_dask")(),
+            }
+        )
+    threads, on_dask = found["threads"], found["dask"]
+    small_threads, small_dask = found["small_threads"], found["small_dask"]
     per_task_ms = (statistics.median(small_dask) - statistics.median(small_threads)) / 16 * 1000
     return [
         Row(
@@ -97,7 +102,8 @@ def rows() -> list[Row]:
             "--runner threads",
             threads,
             target=0.65,
-            note="same outputs on both runners; the cluster is started once, before the runs",
+            note="same outputs on both runners, the four flows taking turns run by run after "
+            "a warm-up run each; the cluster is started once, before the runs",
         ),
         Row(
             "16 trivial tasks, --runner dask",
@@ -110,11 +116,14 @@ def rows() -> list[Row]:
     ]
 
 
+def record(found: list[Row]) -> None:
+    """results/dask.md from the rows."""
+    RESULTS.write_text(f"# --runner dask vs threads ({os.cpu_count()} cores)\n\n{table(found)}\n")
+
+
 def main() -> None:
-    found = rows()
-    text = f"# --runner dask vs threads ({os.cpu_count()} cores)\n\n{table(found)}\n"
-    RESULTS.write_text(text)
-    print(text)
+    record(rows())
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":

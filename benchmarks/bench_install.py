@@ -79,10 +79,14 @@ def rows() -> list[Row]:
     ]
 
 
+def record(found: list[Row]) -> None:
+    """results/install.md from the rows."""
+    RESULTS.write_text(f"# Fresh install ({os.cpu_count()} cores)\n\n{table(found)}\n")
+
+
 def main() -> None:
-    text = f"# Fresh install ({os.cpu_count()} cores)\n\n{table(rows())}\n"
-    RESULTS.write_text(text)
-    print(text)
+    record(rows())
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":

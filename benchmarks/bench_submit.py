@@ -27,15 +27,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "submit.md"
 BIN = Path(sys.executable).parent
 NOTEBOOK = "notebooks/ml_pipeline.ipynb"
 FLOW = "model_training"
-REPEATS = 3
+REPEATS = 3  # main()'s runs; rows() (`python -m benchmarks`) runs harness.RUNS rounds
 
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import RUNS, Row, spread  # noqa: E402
+
 from kit.prefect_env import DEFAULTS, prefect_environment  # noqa: E402
 
 
@@ -111,6 +115,126 @@ def parts(root: Path, flow_env: dict[str, str], out: Path) -> tuple[float, float
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def measure(runs: int = RUNS) -> dict[str, list]:
+    """`runs` rounds, after a warm-up submit, of: a submit to the kit server, the papermill part,
+    the flow on that server, a submit on the embedded API (another copy, with no server), the
+    flow on a fresh ephemeral API. The papermill part is one command whatever API the flow then
+    uses (it touches none), so each round runs it once and both parts sums take it.
+
+    The kit server is the one `python -m benchmarks` shares (its project is a copy of the
+    example) when it runs; alone, this starts one in a copy of its own.
+    """
+    from kit import server
+    from kit.project import load_project
+
+    folder = Path(tempfile.mkdtemp(prefix="kit-bench-submit-"))
+    env = plain_env()
+    shared = os.environ.get("KIT_BENCH_SERVER_PROJECT")
+    served = Path(shared) if shared else copy_example(folder / "served")
+    if not shared:
+        run(served, [str(BIN / "kit"), "server", "start"], env)
+    project = load_project(served)
+    status = server.status(project)
+    assert status is not None and status.answers, "the kit server does not answer"
+    alone = copy_example(folder / "alone")
+    server_env = plain_env(PREFECT_API_URL=status.api_url)
+    fresh_api = plain_env(
+        PREFECT_HOME=str(alone / ".kit" / "prefect"), PREFECT_SERVER_EPHEMERAL_ENABLED="true"
+    )
+    found: dict[str, list] = {
+        key: [] for key in ("submit", "papermill", "flow", "embedded", "embedded_flow")
+    }
+    found |= {"phases": [], "embedded_phases": []}
+    try:
+        # the warm-up: one submit runs every part there is to warm (papermill, the kernel, the
+        # notebook's imports, Prefect's client, the flow); the shared server's start has read
+        # the API's own files
+        timed_submit(served, env)
+        for round_ in range(1, runs + 1):
+            measured: dict[str, Any] = {}
+            measured["submit"], measured["phases"] = timed_submit(served, env)
+            measured["papermill"] = papermill_part(served, served / "runs" / "by-hand.ipynb")
+            measured["flow"] = flow_part(served, server_env)
+            measured["embedded"], measured["embedded_phases"] = timed_submit(alone, env)
+            measured["embedded_flow"] = flow_part(alone, fresh_api)
+            print(f"submit round {round_}: {measured}", file=sys.stderr, flush=True)
+            for key, value in measured.items():
+                found[key].append(value)
+    finally:
+        if not shared:
+            server.stop(project)
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def rows() -> list[Row]:
+    """The rows `python -m benchmarks` reports."""
+    return rows_of(measure())
+
+
+def rows_of(found: dict[str, list]) -> list[Row]:
+    submit, embedded = tuple(found["submit"]), tuple(found["embedded"])
+    warm_parts = tuple(p + f for p, f in zip(found["papermill"], found["flow"], strict=True))
+    cold_parts = tuple(
+        p + f for p, f in zip(found["papermill"], found["embedded_flow"], strict=True)
+    )
+    what = f"`kit submit {NOTEBOOK} --flow {FLOW}`"
+    phases = phase_text(found["phases"])
+    embedded_phases = phase_text(found["embedded_phases"])
+    return [
+        Row(
+            f"{what} to the running kit server",
+            submit,
+            "its parts alone on that server (papermill + the flow file)",
+            warm_parts,
+            target=1.1,
+            note=f"{len(submit)} rounds after a warm-up submit, each command a fresh process as a "
+            "user types it, the variants taking turns; the papermill part (the same command "
+            "whatever API the flow uses) is run once a round and counted in both parts rows: "
+            f"{spread(tuple(found['papermill']))}, the flow on the server "
+            f"{spread(tuple(found['flow']))}; the submit's phase lines came at {phases}",
+        ),
+        Row(
+            f"{what} on the embedded API",
+            embedded,
+            "its parts, the flow on a fresh ephemeral API",
+            cold_parts,
+            target=1.1,
+            note=f"in a second copy of the project, with no kit server; the flow on a fresh "
+            f"ephemeral API {spread(tuple(found['embedded_flow']))}; phase lines at "
+            f"{embedded_phases}",
+        ),
+        Row(
+            f"{what}: kit server (warm)",
+            submit,
+            "the same on the embedded API",
+            embedded,
+            target=0.5,
+        ),
+    ]
+
+
+def papermill_part(root: Path, out: Path) -> float:
+    """The papermill run by hand, its kernel told its notebook and that it validates, as Jupyter
+    and kit validate tell it."""
+    env = prefect_environment(plain_env(JPY_SESSION_NAME=str(root / NOTEBOOK), KIT_VALIDATE="1"))
+    command = [str(BIN / "papermill"), "--no-progress-bar", NOTEBOOK, str(out)]
+    return run(root, [*command, "--cwd", "notebooks"], env)
+
+
+def flow_part(root: Path, flow_env: dict[str, str]) -> float:
+    """The flow file run by hand, in a fresh interpreter."""
+    command = [sys.executable, "-c", f"from flows.{FLOW} import {FLOW}; {FLOW}()"]
+    return run(root, command, prefect_environment(flow_env))
+
+
+def phase_text(phases: list[dict[str, float]]) -> str:
+    """The median time after the command started at which each phase line arrived."""
+    keys = ["validating", "using", "starting", "running", "done"]
+    at = {key: median([p[key] for p in phases]) for key in keys if all(key in p for p in phases)}
+    return ", ".join(f"{key} {seconds:.1f} s" for key, seconds in at.items())
 
 
 def main() -> None:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Row, table
+from harness import RUNS, Row, table
 
 RESULTS = Path(__file__).parent / "results" / "validate.md"
 BIN = Path(sys.executable).parent
 NOTEBOOKS = 6
 JOBS = 2
-RUNS = 3  # a round (kit, then the loop) takes ~1.5 min on the loaded 2-core machine
 
 
 def project() -> Path:
@@ -105,8 +104,8 @@ def rows() -> list[Row]:
             target=0.5,
             note="copies of the starter notebook (`%load_ext kit`, two `%%hamilton` cells, "
             "`-x`, `%hamilton_dag`); kit also checks every notebook's modules and flows; taking "
-            f"turns run by run, {RUNS} runs each (not 5: the 20-minute budget) after a "
-            "one-notebook warm-up of each; the best kit can do on 2 "
+            f"turns run by run, {RUNS} runs each after a one-notebook warm-up of each; the best "
+            "kit can do on 2 "
             "cores with 2 jobs is 0.5x of the loop, less only by sharing each run's start-up"
             + (
                 f"; {len(CRASHES)} kit run(s) died of {RACE!r} in kit/sync.py's drift thread "
@@ -118,12 +117,15 @@ def rows() -> list[Row]:
     ]
 
 
-def main() -> None:
-    found = rows()
+def record(found: list[Row]) -> None:
+    """results/validate.md from the rows."""
     text = f"# kit validate --jobs {JOBS} vs a papermill loop ({os.cpu_count()} cores)\n\n"
-    text += table(found) + "\n"
-    RESULTS.write_text(text)
-    print(text)
+    RESULTS.write_text(text + table(found) + "\n")
+
+
+def main() -> None:
+    record(rows())
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":

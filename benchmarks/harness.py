@@ -7,12 +7,17 @@ the min-max spread.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-RUNS = 5
+RUNS = int(os.environ.get("KIT_BENCH_RUNS", "5"))  # fewer only to try a change out quickly
+# The Prefect API that `python -m benchmarks` starts once for every module that needs one (a kit
+# server; benchmarks/services.py); a module run alone starts an ephemeral API of its own.
+SHARED_API = "KIT_BENCH_API_URL"
 
 
 @dataclass(frozen=True)
@@ -82,3 +87,45 @@ def table(rows: list[Row]) -> str:
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     notes = [f"- {row.what}: {row.note}" for row in rows if row.note]
     return "\n".join(lines + (["", *notes] if notes else []))
+
+
+@contextmanager
+def prefect_api(startup_timeout: int = 90) -> Iterator[str | None]:
+    """Prefect set to the API `python -m benchmarks` shares between modules (its URL), else to an
+    ephemeral test API of this process's own (None) for the duration of the block."""
+    url = os.environ.get(SHARED_API)
+    if not url:
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=startup_timeout):
+            yield None
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url  # for the processes this one starts (Dask workers)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
+
+
+def interleaved(
+    runs: dict[str, Callable[[], object]], count: int = RUNS, warm_up: int = 1
+) -> dict[str, tuple[float, ...]]:
+    """Seconds of `count` calls of each of `runs`, taking turns call by call (so that the load
+    of a shared machine hits them alike), after `warm_up` untimed calls of each."""
+    for _ in range(warm_up):
+        for run in runs.values():
+            run()
+    timings: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(count):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - started)
+    return {name: tuple(values) for name, values in timings.items()}
