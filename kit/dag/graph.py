@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
+import linecache
+import threading
 import typing
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,14 +39,27 @@ class NodeInfo:
     dependencies: tuple[str, ...]
     optional: frozenset[str] = field(default_factory=frozenset)
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    source_file: str | None = None
-    source_line: int | None = None
     python_type: Any = None
-    version: str | None = None  # Hamilton's code version: a hash of the function's source
     expands: bool = False  # returns Parallelizable[...]: what follows runs once per item
     collects: bool = False  # takes a Collect[...]: gathers what a Parallelizable expanded
     checks: str | None = None  # a @check_output validator: the node whose value it checks
     saves: bool = False  # a @save_to saver node
+    # where the function is and Hamilton's code version, read from its source when first asked
+    # (as Hamilton's own `HamiltonNode.version` is): running outputs never reads them
+    _source: _Source | None = field(default=None, repr=False)
+
+    @property
+    def source_file(self) -> str | None:
+        return self._source.facts().source_file if self._source is not None else None
+
+    @property
+    def source_line(self) -> int | None:
+        return self._source.facts().source_line if self._source is not None else None
+
+    @property
+    def version(self) -> str | None:
+        """Hamilton's code version: a hash of the function's source."""
+        return self._source.facts().version if self._source is not None else None
 
 
 def type_name(annotation: Any) -> str:
@@ -64,13 +81,18 @@ def _source_location(fn: Any) -> tuple[str | None, int | None]:
         return None, None
 
 
-def _in_signature_order(names: set[str], fn: Any, order: Mapping[str, int]) -> list[str]:
+def _parameters(fn: Any) -> list[str]:
+    try:
+        return list(inspect.signature(fn).parameters) if fn is not None else []
+    except (TypeError, ValueError):
+        return []
+
+
+def _in_signature_order(
+    names: set[str], parameters: list[str], order: Mapping[str, int]
+) -> list[str]:
     """Dependencies as the function lists its parameters; the rest (renamed by a decorator) in
     graph order. Hamilton gives them as a set, whose order would change from process to process."""
-    try:
-        parameters = list(inspect.signature(fn).parameters) if fn is not None else []
-    except (TypeError, ValueError):
-        parameters = []
     position = {name: index for index, name in enumerate(parameters)}
     return sorted(names, key=lambda d: (position.get(d, len(position)), order.get(d, -1), d))
 
@@ -84,6 +106,111 @@ def _collects(fn: Any) -> bool:
     except Exception:  # an annotation that does not resolve: Hamilton reads it as written
         hints = getattr(fn, "__annotations__", {})
     return any(typing.get_origin(hint) is htypes.Collect for hint in hints.values())
+
+
+@dataclass(frozen=True)
+class _SourceFacts:
+    """What reading a function's source tells, for the nodes it computes."""
+
+    code: Any  # valid while the function has this code ...
+    lines: Any  # ... and Python's cached source lines of its file are this very list
+    source_file: str | None
+    source_line: int | None
+    version: str | None  # Hamilton's code version (the same for every node of the function)
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What a function's signature tells: its parameters in order, whether one collects."""
+
+    code: Any  # valid while the function has this code and these annotations
+    annotations: Any
+    parameters: list[str]
+    collects: bool
+
+
+# function -> its source facts and signature: reading the source (Hamilton's code version
+# tokenizes and parses it) and the signature are most of the cost of a graph, so a graph after a
+# re-run cell reads only that cell's functions
+_SOURCE_FACTS: weakref.WeakKeyDictionary[Any, _SourceFacts] = weakref.WeakKeyDictionary()
+_SIGNATURES: weakref.WeakKeyDictionary[Any, _Signature] = weakref.WeakKeyDictionary()
+
+
+def _cached_lines(fn: Any) -> Any:
+    """The source lines Python holds for `fn`'s file now (what `inspect.getsource` reads)."""
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    if filename is None:
+        return None
+    linecache.checkcache(filename)  # a file changed on disk is read again, as inspect does
+    entry = linecache.cache.get(filename)
+    return entry[2] if entry is not None and len(entry) > 2 else None
+
+
+def _known(cache: weakref.WeakKeyDictionary[Any, Any], fn: Any) -> Any:
+    try:
+        return cache.get(fn)
+    except TypeError:  # not weakly referable: read each time
+        return None
+
+
+def _keep(cache: weakref.WeakKeyDictionary[Any, Any], fn: Any, value: Any) -> None:
+    with contextlib.suppress(TypeError):  # not weakly referable: not kept
+        cache[fn] = value
+
+
+def _source_facts(fn: Any, n: HamiltonNode) -> _SourceFacts:
+    """`fn`'s location and version, read again only when its code or its file's source changed;
+    `n` is a node whose first originating function is `fn` (its version is Hamilton's)."""
+    code, lines = getattr(fn, "__code__", None), _cached_lines(fn)
+    known = _known(_SOURCE_FACTS, fn)
+    if known is not None and lines is not None and known.code is code and known.lines is lines:
+        return known
+    source_file, source_line = _source_location(fn)
+    version = n.version
+    lines = _cached_lines(fn)  # reading the source put it in the cache
+    facts = _SourceFacts(code, lines, source_file, source_line, version)
+    if code is not None and lines is not None:
+        _keep(_SOURCE_FACTS, fn, facts)
+    return facts
+
+
+def _signature(fn: Any) -> _Signature:
+    code, annotations = getattr(fn, "__code__", None), getattr(fn, "__annotations__", None)
+    known = _known(_SIGNATURES, fn)
+    if known is not None and known.code is code and known.annotations is annotations:
+        return known
+    signature = _Signature(code, annotations, _parameters(fn), _collects(fn))
+    if code is not None:
+        _keep(_SIGNATURES, fn, signature)
+    return signature
+
+
+class _Source:
+    """A node's source facts, read on first use."""
+
+    __slots__ = ("_facts", "_fn", "_lock", "_node")
+
+    def __init__(self, fn: Any, node: HamiltonNode) -> None:
+        self._fn, self._node = fn, node
+        self._facts: _SourceFacts | None = None
+        self._lock = threading.Lock()
+
+    def facts(self) -> _SourceFacts:
+        with self._lock:
+            if self._facts is None:
+                self._facts = _source_facts(self._fn, self._node)
+                self._fn = self._node = None
+            return self._facts
+
+    def _key(self) -> tuple[Any, ...]:
+        facts = self.facts()
+        return (facts.source_file, facts.source_line, facts.version)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Source) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 class DagGraph:
@@ -115,12 +242,17 @@ class DagGraph:
         module = (
             None if is_input or call is None else module_names.get(call.__module__, call.__module__)
         )
-        source_file, source_line = (
-            _source_location(fn) if fn is not None and not is_input else (None, None)
-        )
+        signature = _signature(fn) if fn is not None else None
         dependencies = _in_signature_order(
-            n.required_dependencies | n.optional_dependencies, fn, order
+            n.required_dependencies | n.optional_dependencies,
+            signature.parameters if signature is not None else [],
+            order,
         )
+        if fn is not None and not is_input:
+            source = _Source(fn, n)
+        else:  # an input's version is its name (Hamilton's), it has no location
+            source = _Source(None, n)
+            source._facts = _SourceFacts(None, None, None, None, n.version)
         return NodeInfo(
             name=n.name,
             type=type_name(n.type),
@@ -132,14 +264,12 @@ class DagGraph:
             dependencies=tuple(dependencies),
             optional=frozenset(n.optional_dependencies),
             defaults=dict(n.optional_dependencies_default_values),
-            source_file=source_file,
-            source_line=source_line,
             python_type=n.type,
-            version=n.version,
             expands=htypes.is_parallelizable_type(n.type),
-            collects=fn is not None and _collects(fn),
+            collects=signature is not None and signature.collects,
             checks=n.tags.get("hamilton.data_quality.source_node"),
             saves=bool(n.tags.get("hamilton.data_saver")),
+            _source=source,
         )
 
     def hamilton_node(self, name: str) -> HamiltonNode:
