@@ -4,6 +4,7 @@ Also times `%load_ext kit` against `import hamilton.driver` in fresh interpreter
 that loading the extension imports neither prefect nor papermill.
 
 Run: .venv/bin/python benchmarks/bench_cells.py  (writes benchmarks/results/cells.md)
+or `python -m benchmarks cells`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Row, spread, timed
+from harness import Row, spread, table, timed
 
 RESULTS = Path(__file__).parent / "results" / "cells.md"
 REPEATS = 15
@@ -53,15 +55,6 @@ def cell_source(prefix: str, count: int = 100) -> str:
     return "\n".join(lines)
 
 
-def median_ms(run, repeats: int = REPEATS) -> float:
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
-
-
 def rerun_runs() -> dict[str, object]:
     """The re-run of a cell, kit's and Hamilton's, as callables over one shell."""
     from IPython.core.interactiveshell import InteractiveShell
@@ -84,38 +77,50 @@ def rerun_runs() -> dict[str, object]:
     def kit_rerun() -> None:
         shell.run_cell_magic("hamilton", "m4", rerun)
 
+    import kit
+
+    output = ["m4_99"]  # the re-run cell's last node: its 100 nodes run
+
     def kit_rerun_and_build() -> None:
         shell.run_cell_magic("hamilton", "m4", rerun)
-        import kit
-
         kit.workspace().driver()
+
+    def kit_rerun_and_execute() -> None:
+        shell.run_cell_magic("hamilton", "m4", rerun)
+        assert kit.workspace().execute(output, inputs={"seed": 0}) == {"m4_99": 100}
 
     # Hamilton's magic composes cells through a Builder holding the other modules.
     from hamilton import ad_hoc_utils, driver
 
     others = [ad_hoc_utils.module_from_source(body, f"ham_m{i}") for i, body in enumerate(cells)]
     shell.user_ns["others"] = driver.Builder().with_modules(*others)
+    shell.user_ns["final"] = output
+    shell.user_ns["given"] = {"seed": 0}
 
-    def hamilton_rerun() -> None:
+    def hamilton_rerun() -> None:  # the magic always builds the driver
         shell.run_cell_magic("cell_to_module", "ham_m4 --builder others", rerun)
 
-    def exec_and_build() -> None:
+    def hamilton_rerun_and_execute() -> None:
+        shell.run_cell_magic("cell_to_module", "ham_m4 --builder others -x final -i given", rerun)
+        assert shell.user_ns["m4_99"] == 100
+
+    def exec_and_build() -> Any:
         # what a user without either magic does: execute the cell's source as a module, build
         cell = ad_hoc_utils.module_from_source(rerun, "plain_m4")
-        driver.Builder().with_modules(*others, cell).build()
+        return driver.Builder().with_modules(*others, cell).build()
+
+    def exec_build_and_execute() -> None:
+        assert exec_and_build().execute(output, inputs={"seed": 0}) == {"m4_99": 100}
 
     return {
         "kit": kit_rerun,
         "kit_with_driver": kit_rerun_and_build,
+        "kit_execute": kit_rerun_and_execute,
         "hamilton": hamilton_rerun,
+        "hamilton_execute": hamilton_rerun_and_execute,
         "exec_and_build": exec_and_build,
+        "exec_and_execute": exec_build_and_execute,
     }
-
-
-def bench_rerun() -> dict[str, float]:
-    runs = rerun_runs()
-    runs["kit"](), runs["hamilton"]()  # warm up both
-    return {key: median_ms(runs[key]) for key in ("kit", "kit_with_driver", "hamilton")}
 
 
 def fresh(code: str) -> tuple[float, ...]:
@@ -125,40 +130,74 @@ def fresh(code: str) -> tuple[float, ...]:
     )
 
 
+def interleaved(runs: dict[str, Any], repeats: int = REPEATS) -> dict[str, tuple[float, ...]]:
+    """Seconds of each run, `repeats` rounds after a warm-up of each, the runs taking turns in
+    every round (the machine is shared: a burst of load falls on all of them alike)."""
+    for run in runs.values():
+        run()
+    timings: dict[str, list[float]] = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, run in runs.items():
+            started = time.perf_counter()
+            run()
+            timings[key].append(time.perf_counter() - started)
+    return {key: tuple(values) for key, values in timings.items()}
+
+
 def rows() -> list[Row]:
-    runs = rerun_runs()
-    n = REPEATS
-    kit, hamilton = timed(runs["kit"], n), timed(runs["hamilton"], n)
-    with_driver, plain = timed(runs["kit_with_driver"], n), timed(runs["exec_and_build"], n)
+    t = interleaved(rerun_runs())
     _, heavy = fresh_interpreter_ms(LOAD_KIT)
     load_kit, load_hamilton = fresh(LOAD_KIT), fresh(LOAD_HAMILTON)
     first = fresh(FIRST_CELL)
     cell = "re-run a 100-function `%%hamilton` cell in a 500-node workspace"
+    magic = "`%%cell_to_module --builder` (builds the driver)"
+    magic_x = "`%%cell_to_module --builder -x OUT -i INPUTS`"
+    incremental = (
+        "the driver is built incrementally (kit/node_cache.py): the 400 unchanged functions' "
+        "nodes are copied from the last build, only the re-run cell's 100 are resolved (once, "
+        "by its duplicate check)"
+    )
     return [
         Row(
             cell,
-            kit,
-            "`%%cell_to_module --builder`",
-            hamilton,
+            t["kit"],
+            magic,
+            t["hamilton"],
             target=0.7,
-            note="since d5cff8b, `Workspace._check_cycles` resolves the nodes of every module on "
-            "each cell run (about 80% of the cell's time in a cProfile), where before only the "
-            "re-run cell's were (0.15-0.22x); the driver is built when needed",
+            note="kit resolves the re-run cell's nodes (duplicates, cycles) and builds the driver "
+            "when something needs it",
         ),
         Row(
             cell + ", then `ws.driver()` (widget, `-x`, `ws.execute`)",
-            with_driver,
-            "`%%cell_to_module --builder`",
-            hamilton,
+            t["kit_with_driver"],
+            magic,
+            t["hamilton"],
             target=0.7,
-            note="kit rebuilds the whole 500-node driver; the incremental rebuild is not done "
-            "(the lead decides on it)",
+            note=incremental + "; before it, 0.98-1.22x",
         ),
         Row(
             cell + ", then `ws.driver()`",
-            with_driver,
+            t["kit_with_driver"],
             "exec the source + `Builder().build()`",
-            plain,
+            t["exec_and_build"],
+            target=1.3,
+        ),
+        Row(
+            cell + ", then `ws.execute` of its last node (100 nodes run)",
+            t["kit_execute"],
+            magic_x,
+            t["hamilton_execute"],
+            target=0.7,
+            note="on top of the driver, `ws.execute` builds kit's graph view (DagGraph: 500 "
+            "NodeInfo, ~15 ms) and checks inputs; the code versions and source locations it "
+            "used to read for every node (~70% of the time) are read when first asked, and "
+            "once per function",
+        ),
+        Row(
+            cell + ", then `ws.execute` of its last node",
+            t["kit_execute"],
+            "exec the source + `Builder().build()` + `execute`",
+            t["exec_and_execute"],
             target=1.3,
         ),
         Row(
@@ -187,45 +226,21 @@ def fresh_interpreter_ms(code: str) -> tuple[float, str]:
     return statistics.median(timings), output
 
 
+def record(results: list[Row]) -> None:
+    """benchmarks/results/cells.md from the rows."""
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        "# Cell magic benchmark\n\n"
+        f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
+        f"{os.getloadavg()[0]:.1f}. Re-runs: medians of {REPEATS} interleaved rounds after a "
+        "warm-up; start-up: 5 fresh interpreters after a warm-up.\n\n" + table(results) + "\n"
+    )
+
+
 def main() -> None:
-    rerun = bench_rerun()
-    load_kit, heavy = fresh_interpreter_ms(LOAD_KIT)
-    load_hamilton, _ = fresh_interpreter_ms(LOAD_HAMILTON)
-    bare, _ = fresh_interpreter_ms(
-        "from IPython.core.interactiveshell import InteractiveShell as S; S.instance()"
-    )
-    driver_row = (
-        "| kit `%%hamilton NAME`, then the driver built (`ws.driver()`) "
-        f"| {rerun['kit_with_driver']:.1f} "
-        f"| {rerun['kit_with_driver'] / rerun['hamilton']:.2f} |"
-    )
-    report = f"""# Cell magic benchmark
-
-Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}. Medians of {REPEATS} runs.
-
-Re-running a 100-function cell in a 500-node workspace (4 other cells of 100 functions):
-
-| what | ms | ratio to Hamilton's `%%cell_to_module` |
-| --- | ---: | ---: |
-| Hamilton `%%cell_to_module NAME --builder others` | {rerun["hamilton"]:.1f} | 1.00 |
-| kit `%%hamilton NAME` | {rerun["kit"]:.1f} | {rerun["kit"] / rerun["hamilton"]:.2f} |
-{driver_row}
-
-kit resolves only the re-run cell's nodes (to name duplicates at once) and builds the
-driver when something needs it; Hamilton's magic runs the cell twice and builds a driver.
-
-Start-up in a fresh interpreter with an IPython shell (medians of 5, including the interpreter):
-
-| what | ms | over a bare shell |
-| --- | ---: | ---: |
-| bare `InteractiveShell` | {bare:.0f} | 0 |
-| `%load_ext kit` | {load_kit:.0f} | {load_kit - bare:.0f} |
-| `import hamilton.driver` | {load_hamilton:.0f} | {load_hamilton - bare:.0f} |
-
-Heavy modules imported by `%load_ext kit` (prefect, papermill, jupyter_server): {heavy}
-"""
-    RESULTS.write_text(report)
-    print(report)
+    results = rows()
+    record(results)
+    print(RESULTS.read_text())
 
 
 if __name__ == "__main__":
