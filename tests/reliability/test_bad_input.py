@@ -136,6 +136,7 @@ def _folder_is_a_file(folder: str) -> Callable[[Path], None]:
     return setup
 
 
+USES_TOKEN = "%%hamilton uses -x shown\ndef shown(token: str) -> int:\n    return len(token)\n"
 NB = "notebooks/nb.ipynb"
 WIDGET = "__import__('kit').workspace().widget()"
 
@@ -734,6 +735,21 @@ CASES = [
         errors.RunNotFoundError,
         ("no flow run with id or name '{deleted_run}'", "Prefect UI"),
         _exported("nb", PREP, "%hamilton_promote f --outputs base"),
+        env=(("PREFECT_API_URL", "{prefect}"),),
+    ),
+    Case(
+        "config-secret-bad-block-name",
+        "magic",
+        ("%hamilton_config token=secret:My_Block", USES_TOKEN),
+        errors.SecretError,
+        ("config key 'token'", "'secret:My_Block'", "Secret block's name"),
+    ),
+    Case(
+        "config-secret-missing-block",
+        "magic",
+        ("%hamilton_config token=secret:no-such-block", USES_TOKEN),
+        errors.MissingSecretError,
+        ("config key 'token'", "no Secret block named 'no-such-block'", "prefect block create"),
         env=(("PREFECT_API_URL", "{prefect}"),),
     ),
     # -- the widget's buttons ---------------------------------------------------------------------
