@@ -315,3 +315,42 @@ def test_config_values_that_are_not_plain_data_count_by_identity() -> None:
     cache.nodes(module.a, {"k": types.SimpleNamespace()})
     # equal plain data hits; a tuple is not a list; the same object hits, another does not
     assert (cache.hits, cache.misses) == (2, 4)
+
+
+def test_the_graph_reads_a_function_source_again_only_when_it_changed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code versions and source locations are kept per function, while Python's source lines
+    of its file are the same: a file edited on disk is read again, as Hamilton reads it."""
+    import importlib
+    import inspect
+    import os
+
+    from hamilton import driver, graph_types
+
+    from kit.dag import graph as dag_graph
+
+    path = project / "modules" / "on_disk.py"
+    path.write_text("def a() -> int:\n    return 1\n")
+    monkeypatch.syspath_prepend(str(project))
+    module = importlib.import_module("modules.on_disk")
+    dr = driver.Builder().with_modules(module).build()
+
+    def versions() -> tuple[str | None, str | None, int | None]:
+        hamilton = graph_types.HamiltonGraph.from_graph(dr.graph)["a"].version
+        info = dag_graph.DagGraph(dr.list_available_variables(), {}).nodes["a"]
+        return hamilton, info.version, info.source_line
+
+    reads: list[Any] = []
+    location = dag_graph._source_location
+    monkeypatch.setattr(dag_graph, "_source_location", lambda fn: reads.append(fn) or location(fn))
+    first = versions()
+    assert first[0] == first[1] and first[2] == 1
+    assert versions() == first and len(reads) == 1  # kept
+
+    path.write_text("# moved\n\ndef a() -> int:\n    return 2  # edited, not reloaded\n")
+    os.utime(path, (1, 1))  # another mtime, whatever the clock's resolution
+    second = versions()
+    assert second[0] == second[1] != first[0]
+    assert second[2] == inspect.getsourcelines(module.a)[1]  # what inspect says now
+    assert len(reads) == 2
