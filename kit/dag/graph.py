@@ -9,7 +9,7 @@ import linecache
 import threading
 import typing
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -213,6 +213,36 @@ class _Source:
         return hash(self._key())
 
 
+class _NodeInfos(Mapping[str, "NodeInfo"]):
+    """Node name -> NodeInfo, each read from its Hamilton node when first asked for.
+
+    Executing one output reads only its upstream; a re-run cell in a large workspace then does
+    not pay for every other node's signature and source facts.
+    """
+
+    def __init__(
+        self, hamilton_nodes: Mapping[str, HamiltonNode], read: Callable[[HamiltonNode], NodeInfo]
+    ) -> None:
+        self._hamilton_nodes = hamilton_nodes
+        self._read = read
+        self._read_nodes: dict[str, NodeInfo] = {}
+
+    def __getitem__(self, name: str) -> NodeInfo:
+        info = self._read_nodes.get(name)
+        if info is None:
+            info = self._read_nodes[name] = self._read(self._hamilton_nodes[name])
+        return info
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hamilton_nodes)
+
+    def __len__(self) -> int:
+        return len(self._hamilton_nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._hamilton_nodes
+
+
 class DagGraph:
     """Nodes and edges of one built Hamilton graph, with the module each node came from."""
 
@@ -221,13 +251,13 @@ class DagGraph:
         module's `__name__` to its workspace name."""
         self._hamilton_nodes = {n.name: n for n in nodes}
         order = {name: position for position, name in enumerate(self._hamilton_nodes)}
-        self.nodes: dict[str, NodeInfo] = {
-            n.name: self._info(n, module_names, order) for n in self._hamilton_nodes.values()
-        }
-        self.consumers: dict[str, list[str]] = {name: [] for name in self.nodes}
-        for info in self.nodes.values():
-            for dependency in info.dependencies:
-                self.consumers.setdefault(dependency, []).append(info.name)
+        self.nodes: Mapping[str, NodeInfo] = _NodeInfos(
+            self._hamilton_nodes, lambda n: self._info(n, module_names, order)
+        )
+        self.consumers: dict[str, list[str]] = {name: [] for name in self._hamilton_nodes}
+        for n in self._hamilton_nodes.values():
+            for dependency in n.required_dependencies | n.optional_dependencies:
+                self.consumers.setdefault(dependency, []).append(n.name)
 
     @staticmethod
     def _info(
