@@ -145,6 +145,20 @@ def answers(api_url: str, timeout: float = 5.0) -> bool:
         return False
 
 
+def gone(api_url: str, timeout: float = 5.0) -> bool:
+    """Whether nothing listens at `api_url` any more (the connection is refused): a server that
+    stopped, not one that is slow to answer (that is not gone)."""
+    import httpx
+
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
+    except httpx.ConnectError:
+        return True
+    except httpx.HTTPError:
+        return False
+    return False
+
+
 def wait_until_answering(server: ServerStatus, timeout: float = START_SECONDS) -> ServerStatus:
     """Wait for a kit server that runs but does not answer yet (it is starting, or busy)."""
     _wait_until_answering(server, None, timeout)

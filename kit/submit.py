@@ -7,12 +7,20 @@ in one child process (`child_main`) whose working directory is the project root,
 the notebook runs, against the server of PREFECT_API_URL, else the project's kit server
 (`kit server start`), else an embedded ephemeral Prefect API whose home and SQLite database live
 in the project's .kit/prefect.
+
+Faults are reported, not left to Prefect's tracebacks: the child records each flow run as it
+starts; while it runs on a server the parent asks that server for its health, and when nothing
+listens there any more it ends the child and names the run in flight (PrefectServerError); when the
+child dies while a flow runs (killed, not a Python exception), a fresh child marks the runs it had
+not finished Crashed on the API, and they are reported so.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +45,10 @@ from kit.validate import ValidationReport, validate
 ARTIFACT_KEY = "kit-validation"
 PHASE = "==> "  # the prefix of a phase line on stdout
 CHILD_EXIT_SECONDS = 30.0
+HEALTH_SECONDS = 1.0  # how often the parent asks the server for its health while the flows run
+GONE_CHECKS = 2  # refused health checks in a row that mean the server stopped
+RECOVER_SECONDS = 180.0  # the bound on reading back (and marking Crashed) the runs of a dead child
+STARTED = "started.jsonl"  # one line per flow run as it starts: flow, id, name, pid
 ERROR_LOG = Path(".kit") / "submit-error.log"  # the traceback of the Prefect side's last failure
 
 
@@ -381,6 +393,8 @@ class _Child:
         self.flows = {name: project.relative(file) for name, file in flows.items()}
         self.folder = tempfile.TemporaryDirectory(prefix="kit-submit-")
         self.result_file = Path(self.folder.name) / "result.json"
+        self.started_file = self.result_file.with_name(STARTED)  # the child writes it as runs start
+        self.env: dict[str, str] = {}
         self.process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> _Child:
@@ -390,6 +404,7 @@ class _Child:
         else:
             env = prefect_environment()
             env["PREFECT_API_URL"] = self.target.api_url
+        self.env = env
         prepare = {"flows": self.flows, "embedded": self.target.api_url is None}
         self.process = subprocess.Popen(
             [sys.executable, "-c", CHILD, json.dumps(prepare), str(self.result_file)],
@@ -408,11 +423,14 @@ class _Child:
             self.process.stdin.close()
         except BrokenPipeError:  # it stopped early; its result or exit status says why
             pass
-        status = self.process.wait()
+        status = self._wait()
         if not self.result_file.exists():
+            started = read_started(self.started_file)
+            if started:  # killed while a flow ran (a crash, not a Python exception)
+                return self._recover(started, status)
             raise SubmitError(
-                f"the Prefect side of the submission stopped (exit status {status}) before it "
-                "reported any flow run",
+                f"the Prefect side of the submission stopped ({_exit_text(status)}) before it "
+                f"ran flow {', '.join(self.flows)}",
                 hint="its output above says why",
             )
         result = json.loads(self.result_file.read_text())
@@ -423,11 +441,81 @@ class _Child:
                     error["message"], hint=error["hint"], url=None, log=None, pid=None
                 )
             raise SubmitError(error["message"], flow=error.get("flow"), hint=error["hint"])
-        return tuple(
-            FlowRunReport(
-                **{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])}
+        return _run_reports(result["runs"])
+
+    def _wait(self) -> int:
+        """The child's exit status once it ends. While it runs on a server, ask the server for its
+        health every HEALTH_SECONDS: when nothing listens there any more (refused GONE_CHECKS times
+        in a row), end the child, whose Prefect client would retry for minutes and then print
+        tracebacks, and raise PrefectServerError naming the run in flight."""
+        from kit import server
+
+        assert self.process is not None
+        url = self.target.api_url
+        if url is None:
+            return self.process.wait()
+        refused = 0
+        while refused < GONE_CHECKS:
+            try:
+                return self.process.wait(timeout=HEALTH_SECONDS)
+            except subprocess.TimeoutExpired:
+                refused = refused + 1 if server.gone(url) else 0
+        self.process.kill()
+        self.process.wait()
+        started = read_started(self.started_file)
+        if started:
+            last = started[-1]
+            what = f"flow {last['flow']} ran (run {last['name']!r} {last['id']})"
+            after = "; that server still shows the run Running"
+        else:
+            what, after = f"flow {', '.join(self.flows)} was starting", ""
+        where = url.removesuffix("/api")
+        again = (
+            "start it again with `kit server start`"
+            if self.target.source == "kit server"
+            else f"start the server at {where} again (or unset PREFECT_API_URL)"
+        )
+        raise PrefectServerError(
+            f"the Prefect server at {where} ({self.target.source}) stopped answering while {what}"
+            f"; kit submit stopped the run{after}",
+            url=url,
+            hint=f"{again}, then submit again (a flow promoted with --cache reruns only the tasks "
+            "that had not completed)",
+        )
+
+    def _recover(self, started: list[dict[str, Any]], status: int) -> tuple[FlowRunReport, ...]:
+        """The runs a dead child had started, read back from the API in a fresh child, which marks
+        those that had not finished Crashed (nothing else would: no worker watched them); when it
+        cannot, the runs as the child recorded them, Crashed."""
+        pid = started[-1]["pid"]
+        message = (
+            f"the process that ran the flow (PID {pid}) was {_exit_text(status)} before the run "
+            "finished; kit submit marked the run Crashed"
+        )
+        recovered = self.result_file.with_name("recovered.json")
+        with contextlib.suppress(subprocess.TimeoutExpired):  # then: the runs as recorded
+            subprocess.run(
+                [sys.executable, "-c", RECOVER, str(self.started_file), str(recovered), message],
+                cwd=self.project.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                timeout=RECOVER_SECONDS,
             )
-            for run in result["runs"]
+        if recovered.exists():
+            return _run_reports(json.loads(recovered.read_text())["runs"])
+        return tuple(  # a deployment's run is a worker's: its state is not known here
+            FlowRunReport(
+                flow=run["flow"],
+                id=run["id"],
+                name=run["name"],
+                state="Unknown" if run.get("deployment") else "Crashed",
+                message=f"{message} here (the Prefect API could not be told)",
+                parameters=run.get("parameters", {}),
+                task_runs=(),
+                url=None,
+                deployment=run.get("deployment"),
+            )
+            for run in started
         )
 
     def __exit__(self, *exc: object) -> None:
@@ -444,6 +532,41 @@ class _Child:
 
 
 CHILD = "import sys; from kit.submit import child_main; sys.exit(child_main(sys.argv[1:]))"
+RECOVER = "import sys; from kit.submit import recover_main; sys.exit(recover_main(sys.argv[1:]))"
+
+
+def _run_reports(runs: Sequence[Mapping[str, Any]]) -> tuple[FlowRunReport, ...]:
+    return tuple(
+        FlowRunReport(
+            **{**run, "task_runs": tuple(TaskRunReport(**task) for task in run["task_runs"])}
+        )
+        for run in runs
+    )
+
+
+def read_started(path: Path) -> list[dict[str, Any]]:
+    """The flow runs a child recorded as they started (a line cut short by a kill is skipped)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    runs = []
+    for line in lines:
+        try:
+            runs.append(json.loads(line))
+        except ValueError:
+            continue
+    return runs
+
+
+def _exit_text(status: int) -> str:
+    """How a process ended, from its exit status (negative: the signal that killed it)."""
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"ended with exit status {status}"
 
 
 def submit_command(args: argparse.Namespace) -> int:
@@ -478,6 +601,7 @@ def child_main(argv: list[str]) -> int:
     the job from stdin (none: exit) and run or deploy each flow; the runs go to RESULT_FILE."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit (and stop an embedded API)
     prepare, result_file = json.loads(argv[0]), Path(argv[1])
+    started = result_file.with_name(STARTED)
     project = require_project(Path.cwd())
     project.put_root_on_sys_path()
     loaded: dict[str, Any] = {}
@@ -502,9 +626,11 @@ def child_main(argv: list[str]) -> int:
             if job["progress"]:
                 print(f"{PHASE}running flow {name}", flush=True)
             if job["deploy"]:
-                runs.append(_deploy(project, name, prepare["flows"][name], planned[name], job))
+                runs.append(
+                    _deploy(project, name, prepare["flows"][name], planned[name], job, started)
+                )
             else:
-                runs.append(_run(name, loaded[name], planned[name], job))
+                runs.append(_run(name, loaded[name], planned[name], job, started))
     except SubmitError as error:
         result_file.write_text(json.dumps({"error": _error_record(error)}))
         return 1
@@ -523,6 +649,46 @@ def child_main(argv: list[str]) -> int:
         return 1
     result_file.write_text(json.dumps({"runs": runs}, default=str))
     return 0
+
+
+def recover_main(argv: list[str]) -> int:
+    """The child that reads back the runs of a child that died (STARTED_FILE RESULT_FILE MESSAGE):
+    each run it ran itself that had not finished becomes Crashed with MESSAGE, with its task runs
+    that had not finished (a deployment's run is a worker's, and left alone)."""
+    started, result_file, message = Path(argv[0]), Path(argv[1]), argv[2]
+    records = read_started(started)
+    try:
+        _connect(embedded=not os.environ.get("PREFECT_API_URL"))
+        for record in records:
+            if record.get("deployment") is None:
+                _mark_crashed(record["id"], message)
+        runs = [_describe(r["flow"], r["id"], deployment=r.get("deployment")) for r in records]
+    except Exception as error:  # the parent reports the runs as recorded, Crashed
+        print(f"kit submit: the runs could not be read back: {error}", file=sys.stderr)
+        return 1
+    result_file.write_text(json.dumps({"runs": runs}, default=str))
+    return 0
+
+
+def _mark_crashed(flow_run_id: str, message: str) -> None:
+    """Set the flow run, and its task runs, that are not in a final state to Crashed."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+        if run.state is not None and run.state.is_final():
+            return
+        client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        )
+        for task in tasks:
+            if task.state is None or not task.state.is_final():
+                client.set_task_run_state(task.id, Crashed(message=message), force=True)
 
 
 def _error_record(error: SubmitError) -> dict[str, Any]:
@@ -607,10 +773,28 @@ def _flow_parameters(flow: Any, job: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _record_start(started: Path, flow: str, run: Any, deployment: str | None = None) -> None:
+    """Append the run that starts to STARTED, so the parent can name it if this process dies."""
+    record = {
+        "flow": flow,
+        "id": str(run.id),
+        "name": run.name,
+        "pid": os.getpid(),
+        "parameters": run.parameters,
+        "deployment": deployment,
+    }
+    with started.open("a") as stream:
+        stream.write(json.dumps(record, default=str) + "\n")
+
+
 def _run(
-    name: str, flow: Any, parameters: dict[str, Any], job: Mapping[str, Any]
+    name: str, flow: Any, parameters: dict[str, Any], job: Mapping[str, Any], started: Path
 ) -> dict[str, Any]:
-    state = flow(**parameters, return_state=True)
+    def record(_flow: Any, flow_run: Any, _state: Any) -> None:  # runs before the flow's body
+        _record_start(started, name, flow_run)
+
+    recorded = flow.with_options(on_running=[*flow.on_running_hooks, record])
+    state = recorded(**parameters, return_state=True)
     flow_run_id = state.state_details.flow_run_id
     _attach_report(flow_run_id, job)
     return _describe(name, flow_run_id)
@@ -644,7 +828,12 @@ def _ensure_process_pool(pool: str) -> None:
 
 
 def _deploy(
-    project: Project, name: str, file: str, parameters: dict[str, Any], job: Mapping[str, Any]
+    project: Project,
+    name: str,
+    file: str,
+    parameters: dict[str, Any],
+    job: Mapping[str, Any],
+    started: Path,
 ) -> dict[str, Any]:
     """Create or update the deployment NAME/NOTEBOOK of the project folder, trigger a run, wait
     for it."""
@@ -664,6 +853,7 @@ def _deploy(
         print_next_steps=False,
     )
     run: Any = run_deployment(deployment_id, parameters=parameters, timeout=0, as_subflow=False)
+    _record_start(started, name, run, deployment=f"{source.name}/{job['deployment']}")
     _attach_report(run.id, job)
     print(
         f"deployment {source.name}/{job['deployment']}: run {run.name!r} scheduled on work pool "
