@@ -300,9 +300,7 @@ def test_the_server_stopping_mid_run_is_one_clear_kit_error_within_a_bound_and_a
 
     assert code == 1, out + err
     assert took < GONE_SECONDS
-    for text in (out, err):
-        assert "Traceback" not in text, text
-        assert "| ERROR" not in text, text  # no log record of Prefect's own failure either
+    assert "Traceback" not in out + err, out + err
     errors = [line for line in err.splitlines() if line.startswith("kit submit: ")]
     assert len(errors) == 1, err
     (error,) = errors
