@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -22,7 +23,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import Row, interleaved, prefect_api, table
 
 RESULTS = Path(__file__).parent / "results" / "dask.md"
-ROUNDS = 9_000_000  # ~2 s of pure Python per branch on this machine
+BRANCH_SECONDS = 2.0  # of pure Python per branch, as issue 14 has it
+
+
+def calibrated_rounds() -> int:
+    """Rounds of `_spin` that take BRANCH_SECONDS here now (a fixed count took 1.1-4 s a branch,
+    as the machine's load came and went)."""
+    namespace: dict[str, object] = {}
+    exec(BRANCHES, namespace)
+    spin = namespace["_spin"]
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        spin(1_000_000)  # type: ignore[operator]
+        timings.append(time.perf_counter() - started)
+    return round(BRANCH_SECONDS / statistics.median(timings) * 1_000_000)
+
 
 BRANCHES = """
 def _spin(rounds: int) -> int:
@@ -76,6 +92,7 @@ def rows() -> list[Row]:
     small = [f"n{i}" for i in range(16)]
     ws.promote("small_threads", small, tasks="per-output")
     ws.promote("small_dask", small, tasks="per-output", runner="dask")
+    rounds = calibrated_rounds()
     with (
         prefect_api(),
         LocalCluster(
@@ -86,8 +103,8 @@ def rows() -> list[Row]:
         dask.config.refresh()
         found = interleaved(
             {
-                "threads": lambda: flow_of("on_threads")(rounds=ROUNDS),
-                "dask": lambda: flow_of("on_dask")(rounds=ROUNDS),
+                "threads": lambda: flow_of("on_threads")(rounds=rounds),
+                "dask": lambda: flow_of("on_dask")(rounds=rounds),
                 "small_threads": lambda: flow_of("small_threads")(),
                 "small_dask": lambda: flow_of("small_dask")(),
             }
@@ -102,8 +119,9 @@ def rows() -> list[Row]:
             "--runner threads",
             threads,
             target=0.65,
-            note="same outputs on both runners, the four flows taking turns run by run after "
-            "a warm-up run each; the cluster is started once, before the runs",
+            note=f"{rounds:,} rounds of pure Python a branch (calibrated to ~2 s here); same "
+            "outputs on both runners, the four flows taking turns run by run after a warm-up run "
+            "each; the cluster is started once, before the runs",
         ),
         Row(
             "16 trivial tasks, --runner dask",
