@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 from conftest import forget_project_modules, write_project
+from loop_examples import export
 
 from kit import server
-from kit.cli import main
 from kit.project import Project, load_project
 from kit.steps import workspace_from_notebook
 
@@ -112,15 +112,6 @@ def fault_notebook(root: Path, flow: str, modules: dict[str, str], promote: str)
         f"%hamilton_promote {flow} {promote}",
         parameters=PARAMETERS,
     )
-
-
-def export(root: Path) -> None:
-    cwd = Path.cwd()
-    os.chdir(root)
-    try:
-        assert main(["export"]) == 0
-    finally:
-        os.chdir(cwd)
 
 
 def calls(marks: Path) -> dict[str, int]:
