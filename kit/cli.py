@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kit.deferred_imports import defer_iri_grammar
 from kit.errors import KitError
 from kit.grammar import add_promote_arguments, promote_options
 from kit.version import __version__
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    defer_iri_grammar()
     args = build_parser().parse_args(argv)
     try:
         return _run(args)

@@ -237,8 +237,12 @@ def validate(
     ):  # IPython's user module (in a kernel) has none; spawn reads it
         main.__spec__ = None
 
+    from kit.deferred_imports import defer_iri_grammar
+
     with ProcessPoolExecutor(
-        max_workers=min(jobs, len(run_jobs)), mp_context=multiprocessing.get_context("spawn")
+        max_workers=min(jobs, len(run_jobs)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=defer_iri_grammar,
     ) as pool:
         return ValidationReport(tuple(pool.map(_validate_one, run_jobs)))
 
