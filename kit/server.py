@@ -1,18 +1,24 @@
-"""`kit server start|stop|status`: the project's own `prefect server start`, kept in the background.
+"""The local Prefect APIs kit runs: the kit server, and the embedded API of one submission.
 
+`kit server start|stop|status`: the project's own `prefect server start`, kept in the background.
 Its home and SQLite database are the project's .kit/prefect (as the embedded API's are), it listens
 on 127.0.0.1, and server.json there records its PID and URL; its output goes to server.log there.
 `kit submit` runs on it when it answers. It is stopped by that PID (its process group).
+
+With no server, `kit submit` starts an embedded API for itself (`embedded_api`), as the first thing
+it does, and stops it by its PID when the flows are done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +33,7 @@ STATE_FILE = "server.json"
 LOG_FILE = "server.log"
 START_SECONDS = 120.0
 STOP_SECONDS = 30.0
+EMBEDDED_STOP_SECONDS = 5.0  # as Prefect waits for its own embedded API
 LOG_TAIL_LINES = 20
 
 
@@ -163,6 +170,85 @@ def wait_until_answering(server: ServerStatus, timeout: float = START_SECONDS) -
     """Wait for a kit server that runs but does not answer yet (it is starting, or busy)."""
     _wait_until_answering(server, None, timeout)
     return ServerStatus(pid=server.pid, port=server.port, log=server.log, answers=True)
+
+
+@dataclass(frozen=True)
+class EmbeddedAPI:
+    """A submission's own ephemeral Prefect API: the app Prefect's embedded server runs (the API,
+    no UI, only the services an ephemeral server runs), on 127.0.0.1."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    started: float  # time.time() when its process started
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def exited(self) -> PrefectServerError | None:
+        """The error to report when the API's process has ended, else None."""
+        if self.process.poll() is None:
+            return None
+        errors = [line for line in _tail(self.log).splitlines() if "Error" in line]
+        said = f": {errors[-1].strip()}" if errors else ""
+        return PrefectServerError(
+            f"the embedded Prefect API (PID {self.process.pid}) exited with status "
+            f"{self.process.returncode}{said}",
+            url=self.api_url,
+            pid=self.process.pid,
+            hint="`kit server start` starts a server on the same database and shows its log "
+            "when it fails; kit submit then runs on it",
+        )
+
+
+# What Prefect runs for an embedded API (prefect.server.api.server.SubprocessASGIServer), started
+# here before Prefect is imported: an embedded API then starts while the notebook is validated
+# instead of after the Prefect client (and its copy of the server's code) has been imported.
+EMBEDDED_APP = "prefect.server.api.server:create_app"
+EMBEDDED_ENV = {
+    "PREFECT_UI_ENABLED": "false",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+
+
+@contextmanager
+def embedded_api(project: Project) -> Iterator[EmbeddedAPI]:
+    """Start an embedded API on the project's .kit/prefect database (not waiting for it to
+    answer); stop it by its PID when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="kit-embedded-api-") as folder:
+        log = Path(folder) / "api.log"
+        port = _free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", EMBEDDED_APP]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+        started = time.time()
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [*command, "--lifespan", "on"],
+                cwd=project.root,
+                env={**local_prefect_environment(project.root), **EMBEDDED_ENV},
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, which _end ends
+            )
+        try:
+            yield EmbeddedAPI(process=process, port=port, log=log, started=started)
+        finally:
+            _stop_embedded(process)
+
+
+def _stop_embedded(process: subprocess.Popen[bytes]) -> None:
+    """End the embedded API's process group: SIGTERM, SIGKILL if it has not exited in time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=EMBEDDED_STOP_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _prefect_command() -> list[str]:

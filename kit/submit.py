@@ -25,12 +25,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit import generated
+from kit import generated, server
+from kit.deferred_imports import defer_iri_grammar
 from kit.errors import PrefectServerError, SubmitError, ValidationFailedError
 from kit.parameters import collect_parameters, notebook_parameters, typed_flow_parameter
 from kit.prefect_env import (
@@ -45,6 +47,7 @@ from kit.validate import ValidationReport, validate
 ARTIFACT_KEY = "kit-validation"
 PHASE = "==> "  # the prefix of a phase line on stdout
 CHILD_EXIT_SECONDS = 30.0
+EMBEDDED_POLL_SECONDS = 0.1  # how often the child asks the starting embedded API for its health
 HEALTH_SECONDS = 1.0  # how often the parent asks the server for its health while the flows run
 GONE_CHECKS = 2  # refused health checks in a row that mean the server stopped
 RECOVER_SECONDS = 180.0  # the bound on reading back (and marking Crashed) the runs of a dead child
@@ -226,7 +229,9 @@ def submit(
     _check_json("parameter", values)
     _check_json("flow parameter", flow_parameters or {})
     _phase(progress, f"validating {project.relative(path)}")
-    with _Child(project, target, flows) as child:  # loads Prefect while the notebook runs
+    with contextlib.ExitStack() as stack:  # the API starts, Prefect loads, while the notebook runs
+        embedded = None if target.api_url else stack.enter_context(server.embedded_api(project))
+        child = stack.enter_context(_Child(project, target, flows, embedded))
         bar = progress and sys.stderr.isatty()  # a progress bar only where it redraws in place
         report = validate(
             [path], values, timeout=timeout, out=out, progress=bar, kernel_env=target.kernel_env
@@ -296,7 +301,6 @@ class PrefectTarget:
 def prefect_target(project: Project) -> PrefectTarget:
     """PREFECT_API_URL when the user set it (it must answer), else the project's running kit
     server, else the embedded API."""
-    from kit import server
 
     url = configured_api_url()
     if url:
@@ -384,12 +388,20 @@ def _check_json(kind: str, values: Mapping[str, Any]) -> None:
 
 class _Child:
     """The child process that runs the Prefect side in the project root: started before validation
-    so that it imports Prefect and the flows (and starts an embedded API) meanwhile; it runs the
-    flows when given the job, and exits without running anything when its input closes."""
+    so that it imports Prefect and the flows (and waits for the embedded API to answer) meanwhile;
+    it runs the flows when given the job, and exits without running anything when its input
+    closes."""
 
-    def __init__(self, project: Project, target: PrefectTarget, flows: Mapping[str, Path]) -> None:
+    def __init__(
+        self,
+        project: Project,
+        target: PrefectTarget,
+        flows: Mapping[str, Path],
+        embedded: server.EmbeddedAPI | None = None,
+    ) -> None:
         self.project = project
         self.target = target
+        self.embedded = embedded
         self.flows = {name: project.relative(file) for name, file in flows.items()}
         self.folder = tempfile.TemporaryDirectory(prefix="kit-submit-")
         self.result_file = Path(self.folder.name) / "result.json"
@@ -398,14 +410,18 @@ class _Child:
         self.process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> _Child:
-        if self.target.api_url is None:
+        if self.embedded is not None:
             env = local_prefect_environment(self.project.root)
-            env["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "true"
+            env["PREFECT_API_URL"] = self.embedded.api_url
         else:
+            assert self.target.api_url is not None
             env = prefect_environment()
             env["PREFECT_API_URL"] = self.target.api_url
         self.env = env
-        prepare = {"flows": self.flows, "embedded": self.target.api_url is None}
+        prepare = {
+            "flows": self.flows,
+            "embedded_started": self.embedded.started if self.embedded else None,
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-c", CHILD, json.dumps(prepare), str(self.result_file)],
             cwd=self.project.root,
@@ -447,13 +463,12 @@ class _Child:
         """The child's exit status once it ends. While it runs on a server, ask the server for its
         health every HEALTH_SECONDS: when nothing listens there any more (refused GONE_CHECKS times
         in a row), end the child, whose Prefect client would retry for minutes and then print
-        tracebacks, and raise PrefectServerError naming the run in flight."""
-        from kit import server
-
+        tracebacks, and raise PrefectServerError naming the run in flight. On the embedded API,
+        whose process is this one's, see that the process still runs."""
         assert self.process is not None
         url = self.target.api_url
         if url is None:
-            return self.process.wait()
+            return self._wait_embedded()
         refused = 0
         while refused < GONE_CHECKS:
             try:
@@ -482,6 +497,18 @@ class _Child:
             hint=f"{again}, then submit again (a flow promoted with --cache reruns only the tasks "
             "that had not completed)",
         )
+
+    def _wait_embedded(self) -> int:
+        assert self.process is not None and self.embedded is not None
+        while True:
+            try:
+                return self.process.wait(timeout=HEALTH_SECONDS)
+            except subprocess.TimeoutExpired:
+                failure = self.embedded.exited()
+                if failure is not None:
+                    self.process.kill()
+                    self.process.wait()
+                    raise failure from None
 
     def _recover(self, started: list[dict[str, Any]], status: int) -> tuple[FlowRunReport, ...]:
         """The runs a dead child had started, read back from the API in a fresh child, which marks
@@ -521,8 +548,8 @@ class _Child:
     def __exit__(self, *exc: object) -> None:
         """End the child when it did not run the job (validation failed), and wait for it."""
         if self.process is not None:
-            if self.process.poll() is None:  # nothing to run: it may still be starting an API
-                self.process.terminate()  # its handler exits cleanly, stopping an embedded API
+            if self.process.poll() is None:  # nothing to run: it may still be loading
+                self.process.terminate()  # its handler exits cleanly
             try:
                 self.process.wait(timeout=CHILD_EXIT_SECONDS)
             except subprocess.TimeoutExpired:
@@ -599,7 +626,8 @@ def submit_command(args: argparse.Namespace) -> int:
 def child_main(argv: list[str]) -> int:
     """The child process (PREPARE_JSON RESULT_FILE): load Prefect, the flows and the API, then read
     the job from stdin (none: exit) and run or deploy each flow; the runs go to RESULT_FILE."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit (and stop an embedded API)
+    defer_iri_grammar()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit cleanly
     prepare, result_file = json.loads(argv[0]), Path(argv[1])
     started = result_file.with_name(STARTED)
     project = require_project(Path.cwd())
@@ -608,7 +636,7 @@ def child_main(argv: list[str]) -> int:
     failure: Exception | None = None
     try:
         loaded = {name: _load_flow(project, name, file) for name, file in prepare["flows"].items()}
-        _connect(embedded=prepare["embedded"])
+        _connect(embedded_started=prepare["embedded_started"])
     except Exception as error:  # reported only if the notebook passes, when the job comes
         failure = error
     line = sys.stdin.readline()
@@ -655,10 +683,11 @@ def recover_main(argv: list[str]) -> int:
     """The child that reads back the runs of a child that died (STARTED_FILE RESULT_FILE MESSAGE):
     each run it ran itself that had not finished becomes Crashed with MESSAGE, with its task runs
     that had not finished (a deployment's run is a worker's, and left alone)."""
+    defer_iri_grammar()
     started, result_file, message = Path(argv[0]), Path(argv[1]), argv[2]
     records = read_started(started)
     try:
-        _connect(embedded=not os.environ.get("PREFECT_API_URL"))
+        _connect()  # a server, or the embedded API, which still runs
         for record in records:
             if record.get("deployment") is None:
                 _mark_crashed(record["id"], message)
@@ -704,27 +733,26 @@ class _EmbeddedTimeout(SubmitError):
     """The embedded API did not start in time (the parent raises PrefectServerError for it)."""
 
 
-def _connect(embedded: bool) -> None:
-    """Ask the API for its health once: it starts an embedded API, and connects to a server."""
+def _connect(embedded_started: float | None = None) -> None:
+    """Ask the API at PREFECT_API_URL for its health: a server must answer now; an embedded API
+    (whose process the parent started at time `embedded_started`) is given the startup timeout."""
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
-    try:
-        with get_client(sync_client=True) as client:
-            failed = client.api_healthcheck()
-    except RuntimeError as error:
-        if embedded and "Timed out" in str(error):
-            raise _EmbeddedTimeout(
-                "the embedded Prefect API did not start within "
-                f"{PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()} s (a busy machine)",
-                hint="start the project's own server once with `kit server start`; "
-                "kit submit then runs on it",
-            ) from None
-        raise SubmitError(
-            f"the Prefect API could not be reached: {error}", hint="see `kit server status`"
-        ) from None
+    if embedded_started is not None:
+        limit = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        while not server.answers(PREFECT_API_URL.value(), timeout=1.0):
+            if time.time() > embedded_started + limit:
+                raise _EmbeddedTimeout(
+                    f"the embedded Prefect API did not start within {limit} s (a busy machine)",
+                    hint="start the project's own server once with `kit server start`; "
+                    "kit submit then runs on it",
+                )
+            time.sleep(EMBEDDED_POLL_SECONDS)
+    with get_client(sync_client=True) as client:
+        failed = client.api_healthcheck()
     if failed is not None:
-        where = "the embedded Prefect API" if embedded else PREFECT_API_URL.value()
+        where = "the embedded Prefect API" if embedded_started else PREFECT_API_URL.value()
         raise SubmitError(
             f"{where} did not answer: {type(failed).__name__}: {failed}",
             hint="see `kit server status`; `kit server start` starts the project's server",

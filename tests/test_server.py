@@ -257,15 +257,42 @@ def test_a_prefect_api_url_that_does_not_answer_is_one_clear_error(in_served: Pr
     assert raised.value.url == url
 
 
+@contextmanager
+def database_held(root: Path) -> Iterator[None]:
+    """The project's Prefect database locked by another writer: an API on it cannot start."""
+    import sqlite3
+
+    database = root / ".kit" / "prefect" / "prefect.db"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.close()
+
+
 def test_an_embedded_api_that_starts_too_slowly_is_one_line_naming_kit_server_start(
     tmp_path: Path,
 ) -> None:
     root = pair_project(tmp_path / "slow").root
     env = plain_env(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
-    done = kit_command(root, "submit", "notebooks/pair.ipynb", "--flow", "pair", env=env)
+    with database_held(root):
+        done = kit_command(root, "submit", "notebooks/pair.ipynb", "--flow", "pair", env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "PASSED notebooks/pair.ipynb" in done.stdout
     assert "==> starting the local Prefect" in done.stdout
     assert "the embedded Prefect API did not start within 1 s" in done.stderr
+    assert "kit server start" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_an_embedded_api_that_exits_is_one_line_naming_kit_server_start(tmp_path: Path) -> None:
+    root = pair_project(tmp_path / "broken").root
+    (root / ".kit" / "prefect" / "prefect.db").mkdir(parents=True)  # no database can open here
+    done = kit_command(root, "submit", "notebooks/pair.ipynb", "--flow", "pair", env=plain_env())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "PASSED notebooks/pair.ipynb" in done.stdout
+    assert "the embedded Prefect API (PID " in done.stderr and "exited with status" in done.stderr
     assert "kit server start" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr

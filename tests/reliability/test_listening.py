@@ -80,3 +80,17 @@ def test_the_kit_server_listens_on_127_0_0_1_only(tmp_path: Path) -> None:
     finally:
         server.stop(project)
     assert server.status(project) is None
+
+
+def test_the_embedded_api_of_a_submission_listens_on_127_0_0_1_only_and_stops_with_it(
+    tmp_path: Path,
+) -> None:
+    project = find_project(write_project(tmp_path / "project"))
+    assert project is not None
+    with server.embedded_api(project) as api:
+        while not server.answers(api.api_url, timeout=1.0):
+            assert api.exited() is None, api.exited()
+        addresses = listening_addresses(api.process.pid)
+    assert addresses == {f"127.0.0.1:{api.port}"}, addresses
+    assert api.process.returncode is not None, "stopped (by its PID) and reaped"
+    assert not Path(f"/proc/{api.process.pid}").exists()
