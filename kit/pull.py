@@ -8,6 +8,7 @@ imported only here, when a pull runs.
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from kit.errors import (
 )
 from kit.prefect_env import configured_api_url
 from kit.project import Project
+from kit.promote.runtime import runtime_module
 from kit.pulled import PulledNode, PulledRun
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def read_run(ws: Workspace, run: str) -> PulledRun:
         check_owned(ws, project, flow, run)
         task_runs = _task_runs(client, flow_run.id)
         record = _run_record(client, flow_run.id)
-        values, nodes = _task_values(flow_run.name, flow, task_runs)
+        values, nodes = _task_values(project, flow_run.name, flow, task_runs)
         page = _ui_url(flow_run)
     state = flow_run.state
     config = record.config if record else dict(flow_run.parameters.get("hamilton_config") or {})
@@ -199,7 +201,7 @@ def parse_run_record(markdown: str) -> RunRecord:
 
 
 def _task_values(
-    run: str, flow: str, task_runs: list[Any]
+    project: Project, run: str, flow: str, task_runs: list[Any]
 ) -> tuple[dict[str, Any], dict[str, PulledNode]]:
     """The persisted values of the completed task runs, by node, and where each came from."""
     values: dict[str, Any] = {}
@@ -213,7 +215,7 @@ def _task_values(
         if state.data is None:
             unpersisted.append(task)
             continue
-        result = _read_result(run, flow, task, state)
+        result = _read_result(project, run, flow, task, state)
         for name, value in result.items():
             values[name] = value
             kind = type(value)
@@ -223,13 +225,16 @@ def _task_values(
     return values, nodes
 
 
-def _read_result(run: str, flow: str, task: str, state: Any) -> dict[str, Any]:
-    """A completed task's persisted result (a dict by node name)."""
+def _read_result(project: Project, run: str, flow: str, task: str, state: Any) -> dict[str, Any]:
+    """A completed task's persisted result (a dict by node name), read with the serializer the
+    project's flows/_runtime.py defines."""
     location = str(getattr(state.data, "storage_key", None) or "its result storage")
     block = getattr(state.data, "storage_block_id", None)
     if block is None and Path(location).is_absolute() and not Path(location).exists():
         raise ResultUnreachableError(run, flow, task, location, "no such file here")
     try:
+        project.put_root_on_sys_path()
+        importlib.import_module(runtime_module(project))
         result = state.result(raise_on_failure=False)
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"

@@ -29,7 +29,7 @@ from kit.grammar import promote_line
 from kit.promote import Promotion, flow_text, promote, runtime
 
 ALLOWED_IMPORTS = {"collections", "functools", "hashlib", "inspect", "io", "json", "pathlib", "re"}
-ALLOWED_IMPORTS |= {"types", "sys", "tempfile", "zipfile", "cloudpickle"}
+ALLOWED_IMPORTS |= {"base64", "types", "sys", "tempfile", "warnings", "zipfile", "cloudpickle"}
 ALLOWED_IMPORTS |= {"dask", "prefect_dask"}  # imported only when a flow runs with --runner dask
 ALLOWED_IMPORTS |= {"typing", "pandas", "hamilton", "prefect", "modules"}
 

@@ -7,6 +7,7 @@ label); `prefix` is an input of label only.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from loop_examples import (
     run_flow,
     write_loop_notebook,
 )
+from prefect.serializers import PickleSerializer
 
 import kit
 from kit.promote import promote
@@ -123,7 +125,13 @@ def test_results_persist_under_the_project_and_a_storage_block_is_named_in_the_f
     loop: Path,
 ) -> None:
     run_flow()
-    assert len(list((loop / ".kit" / "results").iterdir())) == 3  # one result per task
+    records = list((loop / ".kit" / "results").iterdir())
+    assert len(records) == 3  # one result per task
+    for record in map(json.loads, (path.read_text() for path in records)):
+        assert record["metadata"]["serializer"]["type"] == "kit-one-line-pickle"
+        assert "\n" not in record["result"], "one base64 line (Prefect's pickle has one per 76)"
+        value = PickleSerializer().loads(record["result"].encode())  # as stock Prefect decodes
+        assert isinstance(value, dict) and value, "a dict of the task's nodes"
     ws = workspace_from_notebook(loop / "notebooks" / "loop.ipynb")
     path = promote(ws, "stored", ["label"], cache=True, result_storage="s3-bucket/results").path
     text = path.read_text()

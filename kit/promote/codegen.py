@@ -271,7 +271,7 @@ class _Names:
             *("Any", "pd", "flow", "task", "NO_CACHE"),
             *("MODULES", "OUTPUTS", "NOTEBOOK", "ARTIFACT_PREFIX", "RESULT_STORAGE"),
             *("run_nodes", "cache_policy", "config_from_variable", "publish_summary"),
-            *("local_result_storage", "record_run"),
+            *("local_result_storage", "record_run", "OneLinePickleSerializer"),
         }
     )
     BODY = frozenset(
@@ -470,7 +470,7 @@ def _imports(spec: FlowSpec, names: _Names, annotation_imports: Iterable[str]) -
     if not spec.cache:
         prefect["prefect.cache_policies"] = ["NO_CACHE"]
     helpers = ["run_nodes", "config_from_variable", "publish_summary", "record_run"]
-    helpers += ["cache_policy"] if spec.cache else []
+    helpers += ["OneLinePickleSerializer", "cache_policy"] if spec.cache else []
     helpers += ["local_result_storage"] if spec.cache and not spec.result_storage else []
     helpers += ["dask_task_runner", "share_project_with_dask"] if spec.runner == "dask" else []
     modules: dict[str, list[str]] = {spec.runtime: helpers}
@@ -560,6 +560,7 @@ def _task_decorator(spec: FlowSpec, task: TaskPlan) -> str:
         options += [
             _Assigned("cache_policy=", _Group("cache_policy(", tuple(policy), ")")),
             "result_storage=RESULT_STORAGE",
+            "result_serializer=OneLinePickleSerializer()",
             "persist_result=True",
         ]
     else:

@@ -5,6 +5,7 @@ Plain Prefect 3 + Hamilton code that imports nothing of kit. A flow passes in it
 so one copy of this file serves every flow of the project.
 """
 
+import base64
 import functools
 import hashlib
 import inspect
@@ -13,6 +14,7 @@ import json
 import re
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,7 @@ from hamilton.execution import executors
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
+from prefect.serializers import PickleSerializer
 from prefect.utilities.hashing import hash_objects
 from prefect.variables import Variable
 
@@ -364,6 +367,26 @@ def cache_policy(
         return hash_objects(config_json, wanted, code_versions(dr, wanted), used)
 
     return CacheKeyFnPolicy(cache_key_fn=cache_key)
+
+
+# Prefect registers a serializer class by its type as the class is made; when this module is
+# imported again (a kernel re-imports the flows), it warns that the type replaces itself.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Type 'OneLinePickleSerializer'")
+
+    class OneLinePickleSerializer(PickleSerializer[Any]):
+        """Prefect's pickle serializer with its base64 on one line: that of --cache results.
+
+        Prefect's own wraps each pickle with `base64.encodebytes`, a Python loop over 57-byte
+        pieces: most of the time a large DataFrame's result takes to persist. The bytes decode as
+        Prefect's do; a process that reads a result of this type imports this module first (the
+        flows do, so do their workers and `kit pull`).
+        """
+
+        type: str = "kit-one-line-pickle"
+
+        def dumps(self, obj: Any) -> bytes:
+            return base64.b64encode(cloudpickle.dumps(obj))
 
 
 def local_result_storage() -> Path:
