@@ -231,7 +231,7 @@ def embedded_api(project: Project) -> Iterator[EmbeddedAPI]:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, which _end ends
+                start_new_session=True,  # its own process group: a Ctrl-C of kit submit skips it
             )
         try:
             yield EmbeddedAPI(process=process, port=port, log=log, started=started)

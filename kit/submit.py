@@ -301,7 +301,6 @@ class PrefectTarget:
 def prefect_target(project: Project) -> PrefectTarget:
     """PREFECT_API_URL when the user set it (it must answer), else the project's running kit
     server, else the embedded API."""
-
     url = configured_api_url()
     if url:
         if not server.answers(url):
