@@ -15,10 +15,12 @@ changed or a task it receives values from reruns.
 from __future__ import annotations
 
 import ast
+import contextlib
 import enum
 import hashlib
 import inspect
 import textwrap
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +56,24 @@ def _signature(definition: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:SIGNATURE]
 
 
+# The token of each function object, made once: a function's source does not change (a re-run
+# cell makes new function objects), and the widget asks again for every function at each redraw.
+_TOKENS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def function_token(fn: Any) -> str:
     """`version:signature` of one Hamilton function, as a module's header records it."""
+    try:
+        return _TOKENS[fn]
+    except (KeyError, TypeError):  # not made yet, or an object that takes no weak reference
+        pass
+    token = _function_token(fn)
+    with contextlib.suppress(TypeError):
+        _TOKENS[fn] = token
+    return token
+
+
+def _function_token(fn: Any) -> str:
     from hamilton.graph_types import hash_source_code
 
     try:
@@ -370,9 +388,10 @@ def changed_nodes(ws: Workspace, graph: DagGraph) -> dict[str, str]:
         if not entry.is_cell:
             continue
         header = read(ws.project.modules / f"{name}.py")
-        if header is not None and header[0].versions is not None:
-            exported.update(header[0].versions)
-            recorded.add(name)
+        if header is None or header[0].versions is None:
+            continue  # never exported: nothing to compare with
+        exported.update(header[0].versions)
+        recorded.add(name)
         for function, fn in _functions(entry.module):
             now[id(fn)] = (function, function_token(fn))
     found = {}
