@@ -365,17 +365,21 @@ def report(
         "`python -X importtime`):",
         "",
         "- The Prefect side is a child process that starts *before* the notebook runs: it imports "
-        "Prefect (about 5 s on this machine) and the flow modules, connects to the API (and "
-        "starts an embedded one) while papermill runs, then waits for the job. Before, all of "
-        "that came after validation.",
+        "Prefect (about 5 s on this machine) and the flow modules and connects to the API while "
+        "papermill runs, then waits for the job. Before, all of that came after validation.",
+        "- With no server, kit starts the embedded API itself as the submission's first step "
+        "(the app Prefect's embedded server runs), so it starts beside the notebook; Prefect "
+        "started it from the child, after the child had imported Prefect, the flows and the "
+        "server's code.",
+        "- Every kit process defers jsonschema's IRI grammar (about 2 s at import), see "
+        "kit/deferred_imports.py.",
         "- The drift check (rebuilding the notebook's modules and flows, about 4.7 s cold, mostly "
         "imports) runs in a thread during the papermill run instead of after it.",
         "- The parent no longer imports Prefect (about 5 s) just to read PREFECT_API_URL: the "
         "environment and the active profile are read directly; Prefect's own setting is asked "
         "only where Prefect is already imported.",
-        "- What remains before the first phase line is papermill's import, of which about 2 s is "
-        "`jsonschema` importing `rfc3987_syntax` (it builds a grammar at import) through "
-        "nbformat; every process that reads a notebook pays it (the papermill part too).",
+        "- The papermill part by hand still pays jsonschema's IRI grammar (about 2 s) through "
+        "nbformat, as any process that reads a notebook does.",
         "- The embedded API's own start (10-20 s under load) is what the kit server saves.",
         "",
         "A newcomer's first flow in a fresh copy of the project, the venv already installed "
