@@ -380,7 +380,7 @@ class Workspace:
         """The DAG as kit reads it (nodes with their modules, edges, lineage)."""
         if self._graph is None:
             module_names = {entry.module.__name__: name for name, entry in self._entries.items()}
-            self._graph = DagGraph(self.driver().list_available_variables(), module_names)
+            self._graph = DagGraph(self.driver().graph.get_nodes(), module_names)
         return self._graph
 
     def nodes(self) -> list[NodeInfo]:

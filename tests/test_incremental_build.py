@@ -338,7 +338,7 @@ def test_the_graph_reads_a_function_source_again_only_when_it_changed(
 
     def versions() -> tuple[str | None, str | None, int | None]:
         hamilton = graph_types.HamiltonGraph.from_graph(dr.graph)["a"].version
-        info = dag_graph.DagGraph(dr.list_available_variables(), {}).nodes["a"]
+        info = dag_graph.DagGraph(dr.graph.get_nodes(), {}).nodes["a"]
         return hamilton, info.version, info.source_line
 
     reads: list[Any] = []

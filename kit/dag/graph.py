@@ -7,6 +7,7 @@ import difflib
 import inspect
 import linecache
 import threading
+import types
 import typing
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from kit.errors import (
 
 if TYPE_CHECKING:
     from hamilton.graph_types import HamiltonNode
+    from hamilton.node import Node
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,24 @@ def _source_location(fn: Any) -> tuple[str | None, int | None]:
 
 
 def _parameters(fn: Any) -> list[str]:
+    """`fn`'s parameter names in signature order; read off its code when nothing (a wrapper, a
+    `__signature__`) makes `inspect.signature` answer otherwise (25x quicker)."""
+    if fn is None:
+        return []
+    if (
+        type(fn) is types.FunctionType
+        and getattr(fn, "__wrapped__", None) is None
+        and getattr(fn, "__signature__", None) is None
+    ):
+        code = fn.__code__
+        names, count = code.co_varnames, code.co_argcount
+        keyword_only = list(names[count : count + code.co_kwonlyargcount])
+        rest = iter(names[count + code.co_kwonlyargcount :])
+        star = [next(rest)] if code.co_flags & inspect.CO_VARARGS else []
+        star_star = [next(rest)] if code.co_flags & inspect.CO_VARKEYWORDS else []
+        return [*names[:count], *star, *keyword_only, *star_star]
     try:
-        return list(inspect.signature(fn).parameters) if fn is not None else []
+        return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return []
 
@@ -101,10 +119,11 @@ def _collects(fn: Any) -> bool:
     """True when a parameter of `fn` is annotated Collect[...]."""
     from hamilton import htypes
 
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # an annotation that does not resolve: Hamilton reads it as written
-        hints = getattr(fn, "__annotations__", {})
+    hints = getattr(fn, "__annotations__", None) or {}
+    if any(isinstance(hint, str) for hint in hints.values()):  # postponed: resolve them
+        # an annotation that does not resolve stays as written (Hamilton reads it so)
+        with contextlib.suppress(Exception):
+            hints = typing.get_type_hints(fn)
     return any(typing.get_origin(hint) is htypes.Collect for hint in hints.values())
 
 
@@ -213,50 +232,58 @@ class _Source:
         return hash(self._key())
 
 
-class _NodeInfos(Mapping[str, "NodeInfo"]):
-    """Node name -> NodeInfo, each read from its Hamilton node when first asked for.
+_From = typing.TypeVar("_From")
+_To = typing.TypeVar("_To")
+
+
+class _ReadOnFirstUse(Mapping[str, _To]):
+    """Name -> what `read` makes of `source[name]`, made when first asked for.
 
     Executing one output reads only its upstream; a re-run cell in a large workspace then does
     not pay for every other node's signature and source facts.
     """
 
-    def __init__(
-        self, hamilton_nodes: Mapping[str, HamiltonNode], read: Callable[[HamiltonNode], NodeInfo]
-    ) -> None:
-        self._hamilton_nodes = hamilton_nodes
+    def __init__(self, source: Mapping[str, _From], read: Callable[[_From], _To]) -> None:
+        self._source = source
         self._read = read
-        self._read_nodes: dict[str, NodeInfo] = {}
+        self._done: dict[str, _To] = {}
 
-    def __getitem__(self, name: str) -> NodeInfo:
-        info = self._read_nodes.get(name)
-        if info is None:
-            info = self._read_nodes[name] = self._read(self._hamilton_nodes[name])
-        return info
+    def __getitem__(self, name: str) -> _To:
+        try:
+            return self._done[name]
+        except KeyError:
+            made = self._done[name] = self._read(self._source[name])
+            return made
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._hamilton_nodes)
+        return iter(self._source)
 
     def __len__(self) -> int:
-        return len(self._hamilton_nodes)
+        return len(self._source)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._hamilton_nodes
+        return name in self._source
 
 
 class DagGraph:
     """Nodes and edges of one built Hamilton graph, with the module each node came from."""
 
-    def __init__(self, nodes: Sequence[HamiltonNode], module_names: Mapping[str, str]) -> None:
-        """`nodes` as `Driver.list_available_variables()` gives them; `module_names` maps a
-        module's `__name__` to its workspace name."""
-        self._hamilton_nodes = {n.name: n for n in nodes}
-        order = {name: position for position, name in enumerate(self._hamilton_nodes)}
-        self.nodes: Mapping[str, NodeInfo] = _NodeInfos(
+    def __init__(self, nodes: Sequence[Node], module_names: Mapping[str, str]) -> None:
+        """`nodes` as `FunctionGraph.get_nodes()` gives them; `module_names` maps a module's
+        `__name__` to its workspace name."""
+        from hamilton.graph_types import HamiltonNode
+
+        by_name = {n.name: n for n in nodes}
+        order = {name: position for position, name in enumerate(by_name)}
+        self._hamilton_nodes: Mapping[str, HamiltonNode] = _ReadOnFirstUse(
+            by_name, HamiltonNode.from_node
+        )
+        self.nodes: Mapping[str, NodeInfo] = _ReadOnFirstUse(
             self._hamilton_nodes, lambda n: self._info(n, module_names, order)
         )
-        self.consumers: dict[str, list[str]] = {name: [] for name in self._hamilton_nodes}
-        for n in self._hamilton_nodes.values():
-            for dependency in n.required_dependencies | n.optional_dependencies:
+        self.consumers: dict[str, list[str]] = {name: [] for name in by_name}
+        for n in by_name.values():
+            for dependency in n.input_types:
                 self.consumers.setdefault(dependency, []).append(n.name)
 
     @staticmethod
