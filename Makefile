@@ -32,6 +32,7 @@ lint: $(STAMP)
 # Every benchmark, kit beside what users would run instead: prints one table, writes
 # benchmarks/RESULTS.md (`make bench ARGS="cells widget"` runs some only). Not part of `make test`.
 bench: $(STAMP) system-packages
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode -e '.[$(EXTRAS),bench]'
 	$(PY) -m benchmarks $(ARGS)
 
 lab: $(STAMP)

@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Row, spread, table, timed
+from profiling import PROFILES, profile_command
 
 RESULTS = Path(__file__).parent / "results" / "cells.md"
 REPEATS = 15
@@ -144,8 +145,51 @@ def interleaved(runs: dict[str, Any], repeats: int = REPEATS) -> dict[str, tuple
     return {key: tuple(values) for key, values in timings.items()}
 
 
+PROFILE = PROFILES / "cells-execute.txt"
+PROFILED_RERUNS = 400
+
+
+def profile_execute() -> None:
+    """py-spy of PROFILED_RERUNS re-runs of the cell, each followed by `ws.execute`."""
+    profile_command(
+        [sys.executable, __file__, "--loop", str(PROFILED_RERUNS)],
+        PROFILE,
+        title=f"Re-running a 100-function cell in a 500-node workspace and `ws.execute`, "
+        f"{PROFILED_RERUNS} times (after the workspace is set up)",
+    )
+
+
+def loop(count: int) -> None:
+    """`count` re-runs and executes, and what the garbage collector took of their time (py-spy
+    counts a collection to the line whose allocation started it)."""
+    import gc
+
+    rerun_and_execute = rerun_runs()["kit_execute"]
+    collecting: list[float] = []
+    started: list[float] = []
+
+    def timing(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        else:
+            collecting.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(timing)
+    began = time.perf_counter()
+    for _ in range(count):
+        rerun_and_execute()  # type: ignore[operator]
+    total = time.perf_counter() - began
+    gc.callbacks.remove(timing)
+    print(
+        f"{count} re-runs and executes: {total:.1f} s, {total / count * 1000:.1f} ms each on "
+        f"average; the garbage collector ran {len(collecting)} times for {sum(collecting):.1f} s "
+        f"({sum(collecting) / total:.0%}), its longest {max(collecting) * 1000:.0f} ms"
+    )
+
+
 def rows() -> list[Row]:
     t = interleaved(rerun_runs())
+    profile_execute()
     _, heavy = fresh_interpreter_ms(LOAD_KIT)
     load_kit, load_hamilton = fresh(LOAD_KIT), fresh(LOAD_HAMILTON)
     first = fresh(FIRST_CELL)
@@ -188,10 +232,9 @@ def rows() -> list[Row]:
             magic_x,
             t["hamilton_execute"],
             target=0.7,
-            note="on top of the driver, `ws.execute` builds kit's graph view (DagGraph: 500 "
-            "NodeInfo, ~15 ms) and checks inputs; the code versions and source locations it "
-            "used to read for every node (~70% of the time) are read when first asked, and "
-            "once per function",
+            note="on top of the driver, `ws.execute` wraps only the nodes it reads (the 100 "
+            "upstream of the output) and checks inputs; where the time goes: "
+            f"results/profiles/{PROFILE.name} (py-spy)",
         ),
         Row(
             cell + ", then `ws.execute` of its last node",
@@ -238,6 +281,9 @@ def record(results: list[Row]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--loop"]:  # what profile_execute samples
+        loop(int(sys.argv[2]))
+        return
     results = rows()
     record(results)
     print(RESULTS.read_text())

@@ -16,13 +16,18 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import Row, interleaved, prefect_api, table
+from profiling import PROFILES, profile_command
 
 RESULTS = Path(__file__).parent / "results" / "dask.md"
+PROFILE = PROFILES / "dask-small.txt"
+PROFILED_RUNS = 5
 BRANCH_SECONDS = 2.0  # of pure Python per branch, as issue 14 has it
 
 
@@ -75,10 +80,8 @@ def flow_of(name: str):
     return getattr(importlib.import_module(f"flows.{name}"), name)
 
 
-def rows() -> list[Row]:
-    import dask
-    from distributed import LocalCluster
-
+def promoted() -> None:
+    """The four flows, promoted in a new project that is now the working directory."""
     import kit
 
     root = project()
@@ -92,15 +95,39 @@ def rows() -> list[Row]:
     small = [f"n{i}" for i in range(16)]
     ws.promote("small_threads", small, tasks="per-output")
     ws.promote("small_dask", small, tasks="per-output", runner="dask")
-    rounds = calibrated_rounds()
+
+
+@contextmanager
+def cluster() -> Iterator[None]:
+    """A Prefect API and a 2-worker local Dask cluster that Dask flows use, for the block."""
+    import dask
+    from distributed import LocalCluster
+
     with (
         prefect_api(),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
+        ) as local,
     ):
-        os.environ["DASK_SCHEDULER_ADDRESS"] = cluster.scheduler_address
+        os.environ["DASK_SCHEDULER_ADDRESS"] = local.scheduler_address
         dask.config.refresh()
+        yield
+
+
+def profile_small_dask() -> None:
+    """py-spy of PROFILED_RUNS runs of the 16 trivial tasks on Dask (cluster included)."""
+    profile_command(
+        [sys.executable, __file__, "--loop", str(PROFILED_RUNS)],
+        PROFILE,
+        title=f"The flow of 16 trivial tasks with --runner dask, {PROFILED_RUNS} runs after a "
+        "warm-up, with its 2-worker local cluster",
+    )
+
+
+def rows() -> list[Row]:
+    promoted()
+    rounds = calibrated_rounds()
+    with cluster():
         found = interleaved(
             {
                 "threads": lambda: flow_of("on_threads")(rounds=rounds),
@@ -109,6 +136,7 @@ def rows() -> list[Row]:
                 "small_dask": lambda: flow_of("small_dask")(),
             }
         )
+    profile_small_dask()
     threads, on_dask = found["threads"], found["dask"]
     small_threads, small_dask = found["small_threads"], found["small_dask"]
     per_task_ms = (statistics.median(small_dask) - statistics.median(small_threads)) / 16 * 1000
@@ -129,7 +157,8 @@ def rows() -> list[Row]:
             "--runner threads",
             small_threads,
             target=1.5,
-            note=f"Dask adds {per_task_ms:.1f} ms per task (the difference over 16 tasks)",
+            note=f"Dask adds {per_task_ms:.1f} ms per task (the difference over 16 tasks); "
+            f"where the time goes: results/profiles/{PROFILE.name} (py-spy, every process)",
         ),
     ]
 
@@ -140,6 +169,12 @@ def record(found: list[Row]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--loop"]:  # what profile_small_dask samples
+        promoted()
+        with cluster():
+            for _ in range(int(sys.argv[2]) + 1):
+                flow_of("small_dask")()
+        return
     record(rows())
     print(RESULTS.read_text())
 

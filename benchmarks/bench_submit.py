@@ -39,8 +39,11 @@ REPEATS = 3  # main()'s runs; rows() (`python -m benchmarks`) runs harness.RUNS 
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import RUNS, Row, spread  # noqa: E402
+from profiling import PROFILES, profile_command  # noqa: E402
 
 from kit.prefect_env import DEFAULTS, prefect_environment  # noqa: E402
+
+PROFILE = PROFILES / "submit-warm.txt"
 
 
 def plain_env(**extra: str) -> dict[str, str]:
@@ -162,6 +165,13 @@ def measure(runs: int = RUNS) -> dict[str, list]:
             print(f"submit round {round_}: {measured}", file=sys.stderr, flush=True)
             for key, value in measured.items():
                 found[key].append(value)
+        profile_command(
+            [str(BIN / "kit"), "submit", NOTEBOOK, "--flow", FLOW],
+            PROFILE,
+            title="`kit submit` of the example to the running kit server (warm)",
+            cwd=served,
+            env=env,
+        )
     finally:
         if not shared:
             server.stop(project)
@@ -212,6 +222,8 @@ def rows_of(found: dict[str, list]) -> list[Row]:
             "the same on the embedded API",
             embedded,
             target=0.5,
+            note="a warm submit is mostly its papermill run (validating to using, above); "
+            f"where its time goes: results/profiles/{PROFILE.name} (py-spy, every process)",
         ),
     ]
 
