@@ -59,8 +59,10 @@ plug_front_ends(_FrontEnds())
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext kit`: register the magics and make the project's modules importable."""
+    from kit.deferred_imports import defer_iri_grammar
     from kit.magics import KitMagics
 
+    defer_iri_grammar()  # `%hamilton_promote` loads jsonschema: 1.5 s less in a validated kernel
     ws = workspace()
     if ws.project is not None:
         ws.project.put_root_on_sys_path()

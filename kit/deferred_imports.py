@@ -3,7 +3,8 @@
 jsonschema (imported by nbformat and Prefect) imports `rfc3987_syntax` when it is installed (it is,
 with JupyterLab), and that module builds an Earley parser for the IRI grammar as it is imported:
 about 2 s on a 2-core machine, paid by every `kit` command that reads a notebook or loads Prefect,
-for a check of the `iri` formats that none of them makes. A stand-in module takes its place until
+and by every kernel that runs `%hamilton_promote`, for a check of the `iri` formats that none of
+them makes (`%load_ext kit` defers it too). A stand-in module takes its place until
 an IRI is first checked, which then imports the real one: what is checked stays the same.
 """
 

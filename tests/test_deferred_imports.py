@@ -65,3 +65,40 @@ def test_kit_commands_read_notebooks_without_building_the_grammar(tmp_path: Path
         cwd=tmp_path,
     )
     assert found == {"init": 0, "export": 0, "check": 0, "nbformat": True, "grammar": False}
+
+
+KERNEL = """
+import json, os, sys
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+for cell in json.load(open(os.environ["JPY_SESSION_NAME"]))["cells"]:
+    assert shell.run_cell("".join(cell["source"])).success
+found = {"flow": os.path.exists("flows/doubled.py"), "jsonschema": "jsonschema" in sys.modules}
+found["grammar"] = GRAMMAR in sys.modules
+"""
+
+
+def test_a_validated_kernel_that_promotes_does_not_build_the_grammar(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import nbformat
+
+    from kit.cli import main
+
+    assert main(["init", str(tmp_path / "project")]) == 0
+    notebook = tmp_path / "project" / "notebooks" / "promoting.ipynb"
+    cells = [
+        "%load_ext kit",
+        "%%hamilton doubling\ndef total(count: int) -> int:\n    return count * 2\n",
+        "%hamilton_promote doubled --outputs total",
+    ]
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), notebook
+    )
+    monkeypatch.chdir(notebook.parent.parent)
+    assert main(["export"]) == 0  # what a validated notebook needs: its files up to date
+    # the kernel as `kit validate` and `kit submit` start it: told its notebook, validating
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))
+    monkeypatch.setenv("KIT_VALIDATE", "1")
+    found = python(f"GRAMMAR = {GRAMMAR!r}\n" + KERNEL, cwd=tmp_path / "project")
+    assert found == {"flow": True, "jsonschema": True, "grammar": False}
