@@ -1,8 +1,8 @@
 """Where a missed row's time goes: py-spy samples of one kit run and its subprocesses, summed up.
 
 `profile_command(command, out, ...)` runs the command under `py-spy record --subprocesses`
-(py-spy samples each Python process's stack; time spent waiting is not sampled, so the sums are
-CPU time) and writes a short text: per process, the CPU seconds, the share by package (self
+(py-spy samples each Python process's stack, leaving out threads it sees idle, so the sums are
+mostly CPU time) and writes a short text: per process, the CPU seconds, the share by package (self
 time), the share spent importing modules, and the functions with the most self time.
 """
 
@@ -80,8 +80,10 @@ def summary(speedscope: dict, command: Sequence[str], title: str, wall: float) -
         f"# {title}",
         "",
         f"`{shlex.join(command)}`, once, under `py-spy record --subprocesses --rate {RATE}`: "
-        f"{wall:.1f} s wall. py-spy samples running Python code only (waiting is not sampled), "
-        "so the seconds below are CPU time per process; shares are of that process's samples.",
+        f"{wall:.1f} s wall. py-spy leaves out the threads it sees idle, so the seconds below are "
+        "mostly CPU time per process, but it counts some waits as running (`select`, "
+        "`Condition.wait`, `poll`): those lines are waiting, not work. Shares are of that "
+        "process's samples.",
         "",
     ]
     ordered = sorted(processes.values(), key=len, reverse=True)
