@@ -50,7 +50,7 @@ from bench_promote import (
     module_source,
     stage_name,
 )
-from harness import RUNS, Row, prefect_api, spread, table
+from harness import RUNS, Row, flow_run, prefect_api, spread, table
 
 RESULTS = Path(__file__).parent / "results" / "cache.md"
 PROFILE_ROWS = 1_000_000  # the frame of the profiled data-heavy chain (350 MB of results)
@@ -122,24 +122,6 @@ def _timed(run: Callable[[], object], before: Callable[[], object] = lambda: Non
     return time.perf_counter() - start
 
 
-def _flow_run(flow: Any, parameters: dict[str, Any]) -> tuple[Any, float, float]:
-    """Run `flow`: its final state, its wall time, and its Running time as Prefect recorded it.
-
-    The wall time of a sync flow call also waits for Prefect's heartbeat thread, which sleeps in
-    1 s steps, so every call ends a whole number of seconds after it started; the Running time
-    is the run itself.
-    """
-    from prefect.client.orchestration import get_client
-
-    start = time.perf_counter()
-    state = flow(**parameters, return_state=True)
-    state.result()
-    wall = time.perf_counter() - start
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(state.state_details.flow_run_id)
-    return state, wall, (run.end_time - run.start_time).total_seconds()
-
-
 def _flows(ws: Any, cells: dict[str, str], last: str, prefix: str) -> tuple[Any, Any]:
     """The chain's cells promoted by module, without and with --cache: the two flows."""
     from kit.promote import promote
@@ -167,18 +149,18 @@ def measure_chain(
     }
 
     def run_plain() -> None:
-        _, wall, running = _flow_run(plain, parameters)
-        times["plain"].append(running)
-        times["plain_wall"].append(wall)
+        run = flow_run(plain, **parameters)
+        times["plain"].append(run.running)
+        times["plain_wall"].append(run.wall)
 
     for round_ in range(RUNS):
         if round_ % 2 == 0:  # the plain flow first in even rounds, last in odd ones
             run_plain()
         shutil.rmtree(results, ignore_errors=True)
-        state, _, first = _flow_run(cached, parameters)
-        times["first"].append(first)
-        times["second"].append(_flow_run(cached, parameters)[2])
-        run_id = str(state.state_details.flow_run_id)
+        first = flow_run(cached, **parameters)
+        times["first"].append(first.running)
+        times["second"].append(flow_run(cached, **parameters).running)
+        run_id = str(first.state.state_details.flow_run_id)
         times["pull"].append(_timed(functools.partial(pull, ws, run_id)))
         if round_ % 2 == 1:
             run_plain()

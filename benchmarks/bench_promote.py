@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import RUNS, Row, prefect_api, spread
+from harness import RUNS, Row, flow_run, prefect_api, spread
 
 RESULTS = Path(__file__).parent / "results" / "promote.md"
 STAGES = 16
@@ -201,13 +201,8 @@ def reset_calls(modules: list[Any]) -> None:
 
 def timed_flow(flow: Any, **parameters: Any) -> tuple[dict[str, Any], float]:
     """Run a flow; its result and its time in the Running state as Prefect recorded it (seconds)."""
-    from prefect.client.orchestration import get_client
-
-    state = flow(**parameters, return_state=True)
-    result = state.result()
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(state.state_details.flow_run_id)
-    return result, (run.end_time - run.start_time).total_seconds()
+    run = flow_run(flow, **parameters)
+    return run.result, run.running
 
 
 def bench_split(

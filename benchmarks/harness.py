@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 RUNS = int(os.environ.get("KIT_BENCH_RUNS", "5"))  # fewer only to try a change out quickly
 # The Prefect API that `python -m benchmarks` starts once for every module that needs one (a kit
@@ -129,3 +130,31 @@ def interleaved(
             run()
             timings[name].append(time.perf_counter() - started)
     return {name: tuple(values) for name, values in timings.items()}
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """One call of a Prefect flow, timed."""
+
+    state: Any  # its final state
+    result: Any
+    wall: float  # seconds from the call to its result
+    running: float  # seconds in the Running state, as Prefect recorded it
+
+
+def flow_run(flow: Any, **parameters: Any) -> FlowRun:
+    """Call a Prefect flow and read its result.
+
+    The wall time of a sync flow call also waits for Prefect's heartbeat thread, which sleeps in
+    1 s steps, so every call ends a whole number of seconds after it started; the Running time
+    is the run itself.
+    """
+    from prefect.client.orchestration import get_client
+
+    started = time.perf_counter()
+    state = flow(**parameters, return_state=True)
+    result = state.result()
+    wall = time.perf_counter() - started
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    return FlowRun(state, result, wall, (run.end_time - run.start_time).total_seconds())

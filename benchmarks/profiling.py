@@ -9,6 +9,7 @@ time), the share spent importing modules, and the functions with the most self t
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import shlex
@@ -125,6 +126,7 @@ def _process_text(stacks: list[list[int]], frames: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+@functools.cache
 def _package(file: str) -> str:
     """The installed package, `kit`, or `python` (the standard library, the import system)."""
     if "site-packages" + os.sep in file:
@@ -142,6 +144,7 @@ def _under(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder)
 
 
+@functools.cache
 def _short(file: str) -> str:
     if "site-packages" + os.sep in file:
         return file.split("site-packages" + os.sep, 1)[1]
